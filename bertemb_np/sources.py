@@ -1,0 +1,70 @@
+"""Where a model's files come from: a local folder, or a Hugging Face Hub repo id.
+
+A hub id goes through `huggingface_hub.hf_hub_download`, so the HF cache (HF_HOME,
+HF_HUB_CACHE), `revision=`, HF_ENDPOINT and HF_HUB_OFFLINE all work as they do in
+transformers. huggingface_hub is imported only when a hub id is resolved.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["resolve_file"]
+
+
+def looks_like_path(model: str) -> bool:
+    """A name that can only be a path: absolute, ./ or ../ or ~, or more than one '/'.
+
+    Hub ids are "name" or "owner/name"; a folder that exists is always taken as a folder.
+    """
+    return (os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1
+            or os.sep != "/" and os.sep in model)
+
+
+def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | None = None,
+                 required: bool = True) -> Path | None:
+    """The local path of `filename` of `model`, downloading it from the Hub if needed.
+
+    Raises FileNotFoundError naming the folder or repo and the file when it is missing,
+    unless `required` is False: then a missing file gives None.
+    """
+    name = os.fspath(model)
+    if os.path.isdir(name):
+        if revision is not None:
+            raise ValueError(f"revision={revision!r} applies to hub repo ids, but {name!r} is a local folder")
+        path = Path(name) / filename
+        if path.is_file():
+            return path
+        if required:
+            raise FileNotFoundError(f"model folder {name} has no {filename}")
+        return None
+    if isinstance(model, os.PathLike) or looks_like_path(name):
+        raise FileNotFoundError(f"model folder {name} does not exist")
+    return download(name, filename, revision=revision, required=required)
+
+
+def download(repo_id: str, filename: str, *, revision: str | None, required: bool) -> Path | None:
+    """hf_hub_download, with errors that name the repo, the revision and the file."""
+    import huggingface_hub
+    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
+    where = f"hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
+    try:
+        return Path(huggingface_hub.hf_hub_download(repo_id, filename, revision=revision))
+    except EntryNotFoundError as e:
+        if not required:
+            return None
+        hint = (" (HF_HUB_OFFLINE is set and it is not in the local cache)"
+                if huggingface_hub.constants.HF_HUB_OFFLINE else "")
+        raise FileNotFoundError(f"{filename} not found in {where}{hint}: {first_line(e)}") from e
+    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
+        raise FileNotFoundError(f"{where} not found (looking for {filename}): {first_line(e)}") from e
+    except HFValidationError as e:
+        raise ValueError(f"{repo_id!r} is neither an existing local folder nor a valid hub repo id: "
+                         f"{first_line(e)}") from e
+
+
+def first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
