@@ -143,11 +143,7 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def minilm_folder() -> Path:
