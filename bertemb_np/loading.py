@@ -76,11 +76,14 @@ def read_embedding_tensors(path: str | os.PathLike, config: BertConfig) -> dict[
             names = {ours: find_checkpoint_name(ours, keys, path) for ours in CHECKPOINT_NAMES}
             for ours, shape in config.weight_shapes().items():
                 check_header_entry(f.get_slice(names[ours]), names[ours], shape, path)
-            return {ours: f.get_tensor(name) for ours, name in names.items()}
+            tensors = {ours: f.get_tensor(name) for ours, name in names.items()}
     except (SafetensorError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"{path} is not a readable safetensors file: {e}") from e
+    for tensor in tensors.values():
+        tensor.flags.writeable = False  # ours alone, and the weights of a model do not change
+    return tensors
 
 
 def find_checkpoint_name(ours: str, keys: set[str], path: Path) -> str:

@@ -12,10 +12,11 @@ position offset argument is `past_key_values_length`, in 5.x it is `cache_length
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 
-from . import loading
+from . import fast, loading
 from .config import BertConfig
 from .functional import embedding, layer_norm
 
@@ -42,11 +43,18 @@ def check_ids(ids, rows: int, what: str) -> np.ndarray:
 
 
 def check_weight(name: str, weight, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Return `weight` as a C-contiguous `dtype` array, or raise if its shape is not `shape`."""
-    weight = np.ascontiguousarray(weight, dtype=dtype)
-    if weight.shape != shape:
-        raise ValueError(f"{name} has shape {weight.shape}, but the config says {shape}")
-    return weight
+    """Return `weight` as a read-only C-contiguous `dtype` array, or raise if its shape is not `shape`.
+
+    A writeable array handed in as it is gets copied, so that its owner changing it later cannot
+    make tables derived from it stale; read-only arrays (as loading gives) are kept without a copy.
+    """
+    array = np.asarray(weight, dtype=dtype, order="C")
+    if array is weight and array.flags.writeable:
+        array = array.copy()
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
+    array.flags.writeable = False  # derived tables (BertEmbeddings.position_type_table) must not go stale
+    return array
 
 
 class Embedding:
@@ -84,6 +92,16 @@ class LayerNorm:
         return f"LayerNorm(({len(self.weight)},), eps={self.eps})"
 
 
+class Inputs(NamedTuple):
+    """The checked inputs of one forward pass; exactly one of input_ids and inputs_embeds is set."""
+
+    input_ids: np.ndarray | None  # [B, L] int
+    inputs_embeds: np.ndarray | None  # [B, L, H] in the compute dtype
+    token_type_ids: np.ndarray  # broadcastable to [B, L] int
+    position_ids: np.ndarray  # broadcastable to [B, L] int
+    shape: tuple[int, int]  # (B, L)
+
+
 class BertEmbeddings:
     """BERT's embedding layer: token ids -> the input of the first encoder layer.
 
@@ -91,10 +109,12 @@ class BertEmbeddings:
 
     This is inference: dropout is not applied (PyTorch's dropout is the identity in eval mode).
     Reproduces `BertEmbeddings` of transformers' modeling_bert.py (v5.24.0, lines 54-109) for
-    absolute positions.
+    absolute positions. `reference()` is the forward pass written as the equation; calling the
+    module runs the same math through the fused, threaded hot path of `fast.py`.
     """
 
-    def __init__(self, config: BertConfig, weights: dict[str, np.ndarray], dtype=np.float32):
+    def __init__(self, config: BertConfig, weights: dict[str, np.ndarray], dtype=np.float32,
+                 num_threads: int | None = None):
         if np.dtype(dtype) not in COMPUTE_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
         shapes = config.weight_shapes()
@@ -104,21 +124,26 @@ class BertEmbeddings:
         w = {name: check_weight(name, weights[name], shape, dtype) for name, shape in shapes.items()}
         self.config = config
         self.dtype = np.dtype(dtype)
+        self.num_threads = fast.default_num_threads() if num_threads is None else num_threads
+        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1:
+            raise ValueError(f"num_threads must be a positive integer, got {self.num_threads!r}")
         self.word_embeddings = Embedding(w["word_embeddings.weight"], "word_embeddings", config.pad_token_id)
         self.position_embeddings = Embedding(w["position_embeddings.weight"], "position_embeddings")
         self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"], "token_type_embeddings")
         self.LayerNorm = LayerNorm(w["LayerNorm.weight"], w["LayerNorm.bias"], config.layer_norm_eps)
+        self._table = (None, None, None)  # (position weight, token type weight, their folded sum)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
-                        dtype=np.float32) -> "BertEmbeddings":
+                        dtype=np.float32, num_threads: int | None = None) -> "BertEmbeddings":
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors).
 
         Only the five embedding tensors are read. float16 checkpoints are widened to `dtype`:
-        float32 by default, or float64 for exact study.
+        float32 by default, or float64 for exact study. num_threads defaults to
+        BERTEMB_NUM_THREADS, else the machine's cores.
         """
         config, weights = loading.load_embedding_weights(model, revision=revision)
-        return cls(config, weights, dtype=dtype)
+        return cls(config, weights, dtype=dtype, num_threads=num_threads)
 
     def __call__(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
                  past_key_values_length: int = 0) -> np.ndarray:
@@ -128,68 +153,74 @@ class BertEmbeddings:
         - position_ids: [B, L] or broadcastable; missing means
           arange(past_key_values_length, past_key_values_length + L) for every row.
         - past_key_values_length: where positions start (transformers 5 calls it cache_length).
+
+        Computes `reference()`'s math on the fused hot path (fast.py): same result within a few ulps.
         """
-        shape = self._input_shape(input_ids, inputs_embeds)  # (B, L)
-        token_type_ids = self._check_broadcast(token_type_ids, shape, "token_type_ids")
-        position_ids = self._check_broadcast(position_ids, shape, "position_ids")
-        if position_ids is None:
-            position_ids = self._default_position_ids(shape[1], past_key_values_length)  # [L]
-        if token_type_ids is None:
-            token_type_ids = np.zeros(shape[1], dtype=np.int64)  # [L], broadcast over B
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)  # [B, L] -> [B, L, H]
+        x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
+        (B, L), H, P = x.shape, self.config.hidden_size, self.config.max_position_embeddings
+        table_ids = np.broadcast_to(x.token_type_ids * P + x.position_ids, (B, L)).ravel()  # [B * L]
+        out = fast.embed_layer_norm(
+            self.word_embeddings.weight,
+            None if x.input_ids is None else x.input_ids.ravel(),  # [B * L]
+            None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, H),
+            self.position_type_table(), table_ids,
+            self.LayerNorm.weight, self.LayerNorm.bias, self.LayerNorm.eps, self.num_threads)
+        return out.reshape(B, L, H)
+
+    def reference(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+                  past_key_values_length: int = 0) -> np.ndarray:
+        """The forward pass written as the equation; takes the same arguments as calling the module."""
+        x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
+        if x.inputs_embeds is None:
+            e = self.word_embeddings(x.input_ids)  # [B, L] -> [B, L, H]
         else:
-            inputs_embeds = np.asarray(inputs_embeds, dtype=self.dtype)  # [B, L, H]
+            e = x.inputs_embeds  # [B, L, H]
+        e = e + self.token_type_embeddings(x.token_type_ids)  # [B, L, H] + [B, L, H]
+        e = e + self.position_embeddings(x.position_ids)  # [B, L, H] + [B, L, H]
+        return self.LayerNorm(e)  # [B, L, H] -> [B, L, H]
 
-        x = inputs_embeds + self.token_type_embeddings(token_type_ids)  # [B, L, H] + [B, L, H]
-        x = x + self.position_embeddings(position_ids)  # [B, L, H] + [B, L, H]
-        return self.LayerNorm(x)  # [B, L, H] -> [B, L, H]
+    def position_type_table(self) -> np.ndarray:
+        """token_type + position rows folded into one [T * P, H] table, remade if either weight is replaced."""
+        position, token_type, table = self._table
+        if position is not self.position_embeddings.weight or token_type is not self.token_type_embeddings.weight:
+            position, token_type = self.position_embeddings.weight, self.token_type_embeddings.weight
+            table = fast.position_type_table(position, token_type)
+            self._table = (position, token_type, table)
+        return table
 
-    def _input_shape(self, input_ids, inputs_embeds) -> tuple[int, int]:
-        """(B, L) from exactly one of input_ids [B, L] and inputs_embeds [B, L, H]."""
+    def check_inputs(self, input_ids, token_type_ids, position_ids, inputs_embeds,
+                     past_key_values_length) -> Inputs:
+        """Check every argument of a forward pass and fill in the defaults, or raise naming the problem."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids and inputs_embeds, not "
                              + ("both" if input_ids is not None else "neither"))
+        c = self.config
         if input_ids is not None:
-            shape = np.shape(input_ids)
-            if len(shape) != 2:
-                raise ValueError(f"input_ids must be [batch, length], got shape {shape}"
-                                 + (" (add a batch axis: ids[None])" if len(shape) == 1 else ""))
-            return shape
-        inputs_embeds = np.asarray(inputs_embeds)
-        H = self.config.hidden_size
-        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != H:
-            raise ValueError(f"inputs_embeds must be [batch, length, hidden_size={H}], "
-                             f"got shape {inputs_embeds.shape}")
-        if not np.issubdtype(inputs_embeds.dtype, np.floating):
-            raise TypeError(f"inputs_embeds must be floating point, got dtype {inputs_embeds.dtype}")
-        return inputs_embeds.shape[:2]
-
-    @staticmethod
-    def _check_broadcast(ids, shape: tuple[int, int], name: str):
-        """Raise unless `ids` broadcasts to `shape` without changing it; None passes through."""
-        if ids is None:
-            return None
-        ids_shape = np.shape(ids)
-        try:
-            fits = np.broadcast_shapes(ids_shape, shape) == tuple(shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"{name} of shape {ids_shape} does not broadcast to input shape {tuple(shape)}")
-        return ids
-
-    def _default_position_ids(self, length: int, offset: int) -> np.ndarray:
-        """arange(offset, offset + length), after checking it stays within the position table."""
-        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
-            raise TypeError(f"past_key_values_length must be an integer, got {offset!r}")
-        P = self.config.max_position_embeddings
-        if offset < 0:
-            raise ValueError(f"past_key_values_length must be >= 0, got {offset}")
-        if offset + length > P:
-            raise ValueError(f"sequence length {length} + past_key_values_length {offset} = {offset + length} "
-                             f"exceeds max_position_embeddings={P}")
-        return np.arange(offset, offset + length)  # [L]
+            input_ids = check_ids(input_ids, c.vocab_size, "input_ids")
+            if input_ids.ndim != 2:
+                raise ValueError(f"input_ids must be [batch, length], got shape {input_ids.shape}"
+                                 + (" (add a batch axis: ids[None])" if input_ids.ndim == 1 else ""))
+            shape = input_ids.shape
+        else:
+            inputs_embeds = np.asarray(inputs_embeds)
+            if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != c.hidden_size:
+                raise ValueError(f"inputs_embeds must be [batch, length, hidden_size={c.hidden_size}], "
+                                 f"got shape {inputs_embeds.shape}")
+            if not np.issubdtype(inputs_embeds.dtype, np.floating):
+                raise TypeError(f"inputs_embeds must be floating point, got dtype {inputs_embeds.dtype}")
+            inputs_embeds = inputs_embeds.astype(self.dtype, copy=False)
+            shape = inputs_embeds.shape[:2]
+        if token_type_ids is None:
+            token_type_ids = np.zeros(shape[1], dtype=np.int64)  # [L]: sentence A
+        else:
+            token_type_ids = check_broadcast(check_ids(token_type_ids, c.type_vocab_size, "token_type_ids"),
+                                             shape, "token_type_ids")
+        if position_ids is None:
+            position_ids = default_position_ids(shape[1], past_key_values_length, c.max_position_embeddings)
+        else:
+            position_ids = check_broadcast(check_ids(position_ids, c.max_position_embeddings, "position_ids"),
+                                           shape, "position_ids")
+        return Inputs(input_ids, inputs_embeds, token_type_ids, position_ids, tuple(shape))
 
     def __repr__(self) -> str:
         return ("BertEmbeddings(\n"
@@ -198,5 +229,28 @@ class BertEmbeddings:
                 f"  (token_type_embeddings): {self.token_type_embeddings!r}\n"
                 f"  (LayerNorm): {self.LayerNorm!r}\n"
                 f"  (dropout): not applied (inference), p={self.config.hidden_dropout_prob}\n"
-                f"  dtype={self.dtype}\n"
+                f"  dtype={self.dtype}, num_threads={self.num_threads}\n"
                 ")")
+
+
+def check_broadcast(ids: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
+    """Raise unless `ids` broadcasts to `shape` without changing it."""
+    try:
+        fits = np.broadcast_shapes(ids.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} of shape {ids.shape} does not broadcast to input shape {tuple(shape)}")
+    return ids
+
+
+def default_position_ids(length: int, offset, max_positions: int) -> np.ndarray:
+    """arange(offset, offset + length), after checking it stays within the position table."""
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+        raise TypeError(f"past_key_values_length must be an integer, got {offset!r}")
+    if offset < 0:
+        raise ValueError(f"past_key_values_length must be >= 0, got {offset}")
+    if offset + length > max_positions:
+        raise ValueError(f"sequence length {length} + past_key_values_length {offset} = {offset + length} "
+                         f"exceeds max_position_embeddings={max_positions}")
+    return np.arange(offset, offset + length)  # [L]

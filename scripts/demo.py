@@ -79,9 +79,10 @@ def main() -> None:
     out = emb(ids)
     print(format_array(out))
     print(f"max |emb(ids) - LayerNorm(word + position + token_type)| = {np.max(np.abs(out - by_hand)):.3g}")
-    print("(rounding only: the module adds token_type before position, as transformers does, and float\n"
-          " addition is not associative; in the module's order the two are identical:",
-          np.array_equal(out, emb.LayerNorm(words + types + positions)), end=")\n")
+    print("(rounding only: float addition is not associative, and emb(ids) adds in another order;\n"
+          " emb.reference(ids), the equation in transformers' order, is exactly\n"
+          " LayerNorm((word + token_type) + position):",
+          np.array_equal(emb.reference(ids), emb.LayerNorm(words + types + positions)), end=")\n")
 
     cell("14", "emb(ids).shape")
     print(out.shape)

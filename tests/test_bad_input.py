@@ -22,15 +22,14 @@ IDS = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
 
 @pytest.mark.parametrize("call, error, message", [
     # ids < 0: NumPy would wrap -1 to the last row
-    (lambda e: e(np.array([[1, -1]])), ValueError, r"ids for word_embeddings must be in \[0, 61\), got -1"),
-    (lambda e: e(np.array([[1, V]])), ValueError, r"ids for word_embeddings must be in \[0, 61\), got 61"),
-    (lambda e: e.word_embeddings(np.array([-1])), ValueError, "negative ids are never valid"),
+    (lambda e: e(np.array([[1, -1]])), ValueError, r"input_ids must be in \[0, 61\), got -1 \(negative ids are never valid\)"),
+    (lambda e: e(np.array([[1, V]])), ValueError, r"input_ids must be in \[0, 61\), got 61"),
     # token types out of range
-    (lambda e: e(IDS, token_type_ids=np.full((2, 4), T)), ValueError, r"token_type_embeddings must be in \[0, 3\)"),
-    (lambda e: e(IDS, token_type_ids=-np.ones((2, 4), int)), ValueError, "token_type_embeddings.*got -1"),
+    (lambda e: e(IDS, token_type_ids=np.full((2, 4), T)), ValueError, r"token_type_ids must be in \[0, 3\)"),
+    (lambda e: e(IDS, token_type_ids=-np.ones((2, 4), int)), ValueError, "token_type_ids must be .* got -1"),
     # negative or too-large position ids
-    (lambda e: e(IDS, position_ids=np.array([0, 1, 2, -3])), ValueError, "position_embeddings.*got -3"),
-    (lambda e: e(IDS, position_ids=np.array([0, 1, 2, P])), ValueError, r"position_embeddings must be in \[0, 20\)"),
+    (lambda e: e(IDS, position_ids=np.array([0, 1, 2, -3])), ValueError, "position_ids must be .* got -3"),
+    (lambda e: e(IDS, position_ids=np.array([0, 1, 2, P])), ValueError, r"position_ids must be in \[0, 20\)"),
     # sequence length + offset > max_position_embeddings
     (lambda e: e(np.ones((1, P + 1), int)), ValueError, "sequence length 21 .* exceeds max_position_embeddings=20"),
     (lambda e: e(IDS, past_key_values_length=P - 3), ValueError,
@@ -45,9 +44,9 @@ IDS = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     (lambda e: e(IDS, position_ids=np.arange(5)), ValueError,
      r"position_ids of shape \(5,\) does not broadcast to input shape \(2, 4\)"),
     # non-integer ids
-    (lambda e: e(IDS.astype(np.float32)), TypeError, "ids for word_embeddings must be integers, got dtype float32"),
-    (lambda e: e(IDS, token_type_ids=np.zeros((2, 4))), TypeError, "token_type_embeddings must be integers"),
-    (lambda e: e(IDS, position_ids=np.arange(4.0)), TypeError, "position_embeddings must be integers"),
+    (lambda e: e(IDS.astype(np.float32)), TypeError, "input_ids must be integers, got dtype float32"),
+    (lambda e: e(IDS, token_type_ids=np.zeros((2, 4))), TypeError, "token_type_ids must be integers"),
+    (lambda e: e(IDS, position_ids=np.arange(4.0)), TypeError, "position_ids must be integers"),
     (lambda e: e(IDS > 3), TypeError, "must be integers, got dtype bool"),
     (lambda e: e([["a", "b"]]), TypeError, "must be integers"),
     # neither or both of input_ids / inputs_embeds
@@ -60,16 +59,30 @@ IDS = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     (lambda e: e(inputs_embeds=np.zeros((2, 4, H), dtype=int)), TypeError, "inputs_embeds must be floating point"),
     # input_ids without the batch axis
     (lambda e: e(np.array([1, 2, 3])), ValueError, r"input_ids must be \[batch, length\].*add a batch axis"),
-    # the LayerNorm module on its own
+], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize("path", ["hot path", "reference"])
+def test_bad_input_raises_a_named_error(emb, path, call, error, message):
+    forward = emb if path == "hot path" else emb.reference
+    with pytest.raises(error, match=message):
+        call(forward)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda e: e.word_embeddings(np.array([-1])), ValueError,
+     r"ids for word_embeddings must be in \[0, 61\), got -1 \(negative ids are never valid\)"),
+    (lambda e: e.position_embeddings(np.array([P])), ValueError, r"ids for position_embeddings must be in \[0, 20\)"),
+    (lambda e: e.token_type_embeddings(np.array([0.0])), TypeError, "ids for token_type_embeddings must be integers"),
     (lambda e: e.LayerNorm(np.zeros((2, H - 1))), ValueError, r"LayerNorm expects \[..., 24\]"),
 ], ids=lambda v: v if isinstance(v, str) else None)
-def test_bad_input_raises_a_named_error(emb, call, error, message):
+def test_submodules_check_their_input(emb, call, error, message):
     with pytest.raises(error, match=message):
         call(emb)
 
 
-def test_good_edge_inputs_still_work(emb):
+@pytest.mark.parametrize("path", ["hot path", "reference"])
+def test_good_edge_inputs_still_work(emb, path):
     """The limits themselves are valid: the last row of every table, a full-length input."""
+    emb = emb if path == "hot path" else emb.reference
     x = emb(np.array([[V - 1] * P]), token_type_ids=np.full(P, T - 1), position_ids=np.arange(P)[::-1].copy())
     assert x.shape == (1, P, H) and np.isfinite(x).all()
     assert emb(IDS, past_key_values_length=P - 4).shape == (2, 4, H)
@@ -86,3 +99,14 @@ def test_weights_with_wrong_shapes_are_refused():
     del weights["LayerNorm.bias"]
     with pytest.raises(ValueError, match="missing weights: LayerNorm.bias"):
         be.BertEmbeddings(config, weights)
+
+
+@pytest.mark.parametrize("num_threads", [0, -1, 1.5, True])
+def test_bad_thread_count(num_threads):
+    with pytest.raises(ValueError, match="num_threads must be a positive integer"):
+        be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5", num_threads=num_threads)
+
+
+def test_weights_are_read_only_so_derived_tables_cannot_go_stale(emb):
+    with pytest.raises(ValueError, match="read-only"):
+        emb.position_embeddings.weight[0, 0] = 1.0

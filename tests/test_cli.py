@@ -54,5 +54,5 @@ def test_demo_replays_the_notebook(minilm_dir):
     assert "[CLS] rows identical across the two sentences: True; [SEP] rows identical: True" in out
     max_diff = float(out.split("LayerNorm(word + position + token_type)| = ")[1].split()[0])
     assert max_diff <= 1e-5, f"demo's hand-written LayerNorm differs from emb(ids) by {max_diff}"  # float32 rounding
-    assert "in the module's order the two are identical: True" in out
+    assert "LayerNorm((word + token_type) + position): True" in out
     assert out.rstrip().endswith("(1, 7, 384)")

@@ -18,15 +18,18 @@ TOLERANCE = {"float32": 1e-5, "float64": 1e-6}
 
 
 def check_model(emb_by_dtype: dict, name: str) -> None:
+    """Both forward paths, the hot one (calling the module) and reference(), against PyTorch."""
     for case_name, case in load_cases(name).items():
         kwargs, outputs = split_case(case)
         for dtype, reference in outputs.items():
-            ours = emb_by_dtype[dtype](**kwargs)
-            assert ours.dtype == np.dtype(dtype)
-            error = max_abs_error(ours, reference)
-            assert error <= TOLERANCE[dtype], (
-                f"{name}/{case_name} {dtype}: max abs error {error:.3g} > {TOLERANCE[dtype]:g}; "
-                f"if the math changed on purpose, {REGENERATE}")
+            emb = emb_by_dtype[dtype]
+            for path, forward in (("hot path", emb), ("reference", emb.reference)):
+                ours = forward(**kwargs)
+                assert ours.dtype == np.dtype(dtype)
+                error = max_abs_error(ours, reference)
+                assert error <= TOLERANCE[dtype], (
+                    f"{name}/{case_name} {dtype} {path}: max abs error {error:.3g} > {TOLERANCE[dtype]:g}; "
+                    f"if the math changed on purpose, {REGENERATE}")
 
 
 @pytest.mark.parametrize("name", TINY_MODELS)

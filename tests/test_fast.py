@@ -1,0 +1,104 @@
+"""The hot path (fast.py) against the readable reference path, across threads and block sizes.
+
+Tolerances: within 2e-6 max abs error in float32 (a few float32 ulps at the outputs' magnitude,
+up to ~8 here: the hot path adds token_type + position first) and 1e-12 in float64.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import bertemb_np as be
+from bertemb_np import fast
+from conftest import FIXTURES, TINY_MODELS, load_cases, max_abs_error, split_case
+
+TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
+
+
+def check_paths_agree(emb, kwargs, label):
+    error = max_abs_error(emb(**kwargs), emb.reference(**kwargs))
+    assert error <= TOLERANCE[emb.dtype.type], f"{label}: hot path vs reference max abs error {error:.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", TINY_MODELS)
+def test_hot_path_matches_reference_on_tiny_models(name, dtype):
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / name, dtype=dtype)
+    for case_name, case in load_cases(name).items():
+        check_paths_agree(emb, split_case(case)[0], f"{name}/{case_name}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hot_path_matches_reference_on_minilm(minilm_dir, dtype):
+    emb = be.BertEmbeddings.from_pretrained(minilm_dir, dtype=dtype)
+    for case_name, case in load_cases("minilm").items():
+        check_paths_agree(emb, split_case(case)[0], f"minilm/{case_name}")
+    rng = np.random.default_rng(0)  # a batch big enough to run on every thread: 16 x 512 rows
+    ids = rng.integers(0, 30522, size=(16, 512))
+    check_paths_agree(emb, {"input_ids": ids, "token_type_ids": rng.integers(0, 2, size=(16, 512))}, "minilm/16x512")
+
+
+def test_bitwise_identical_for_any_thread_count_or_block_size(minilm_dir):
+    emb = be.BertEmbeddings.from_pretrained(minilm_dir)
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 30522, size=(3, 300)).ravel()
+    table_ids = (rng.integers(0, 2, size=(3, 300)) * 512 + np.arange(300)).ravel()
+    args = (emb.word_embeddings.weight, ids, None, emb.position_type_table(), table_ids,
+            emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
+    expected = fast.embed_layer_norm(*args, num_threads=1, block_rows=fast.BLOCK_ROWS)
+    for num_threads in (1, 2, 3, 7):
+        for block_rows in (1, 3, 64, 100, 256, 1000):
+            out = fast.embed_layer_norm(*args, num_threads=num_threads, block_rows=block_rows)
+            assert np.array_equal(out, expected), (
+                f"{num_threads} threads, blocks of {block_rows}: max diff {max_abs_error(out, expected):.3g}")
+
+
+def test_module_thread_count_does_not_change_the_result(minilm_dir, monkeypatch):
+    ids = np.random.default_rng(2).integers(0, 30522, size=(8, 256))
+    outs = [be.BertEmbeddings.from_pretrained(minilm_dir, num_threads=n)(ids) for n in (1, 2, 4)]
+    monkeypatch.setenv("BERTEMB_NUM_THREADS", "3")
+    from_env = be.BertEmbeddings.from_pretrained(minilm_dir)
+    assert from_env.num_threads == 3
+    outs.append(from_env(ids))
+    assert all(np.array_equal(out, outs[0]) for out in outs)
+
+
+def test_bad_thread_count_in_the_environment(monkeypatch):
+    monkeypatch.setenv("BERTEMB_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="BERTEMB_NUM_THREADS must be a positive integer, got 'many'"):
+        be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
+
+
+def test_concurrent_calls_from_python_threads(minilm_dir):
+    emb = be.BertEmbeddings.from_pretrained(minilm_dir, num_threads=2)
+    rng = np.random.default_rng(3)
+    inputs = [rng.integers(0, 30522, size=(4, 200)) for _ in range(6)]
+    expected = [emb.reference(ids) for ids in inputs]
+    errors = []
+
+    def work(k):
+        for _ in range(5):
+            for i in range(len(inputs)):
+                j = (i + k) % len(inputs)
+                error = max_abs_error(emb(inputs[j]), expected[j])
+                if error > TOLERANCE[np.float32]:
+                    errors.append((k, j, error))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, f"wrong results from concurrent calls (thread, input, max abs error): {errors[:5]}"
+
+
+def test_replacing_a_weight_remakes_the_folded_table():
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
+    ids = np.array([[1, 2, 3]])
+    before = emb(ids)
+    emb.position_embeddings.weight = emb.position_embeddings.weight * 2
+    assert not np.allclose(emb(ids), before)
+    check_paths_agree(emb, {"input_ids": ids}, "after replacing position_embeddings.weight")
