@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import safetensors
 from safetensors.numpy import load_file, save_file
 
 import bertemb_np as be
+from bertemb_np import loading
 from bertemb_np.loading import CHECKPOINT_NAMES
 from conftest import FIXTURES
 
@@ -42,32 +43,30 @@ def test_bert_base_uncased_layout_with_gamma_beta_and_heads():
 
 
 def test_only_the_five_embedding_tensors_are_read(monkeypatch):
-    read = []
-    real_safe_open = safetensors.safe_open
+    """Count the bytes read from model.safetensors: the header and the five tensors, nothing else."""
+    read_bytes = []
 
-    class Recording:
-        def __init__(self, *args, **kwargs):
-            self.file = real_safe_open(*args, **kwargs)
+    class CountingFile(io.FileIO):
+        def read(self, n=-1):
+            data = super().read(n)
+            read_bytes.append(len(data))
+            return data
 
-        def __enter__(self):
-            self.file.__enter__()
-            return self
+        def readinto(self, buffer):
+            n = super().readinto(buffer)
+            read_bytes.append(n)
+            return n
 
-        def __exit__(self, *exc):
-            return self.file.__exit__(*exc)
-
-        def get_tensor(self, name):
-            read.append(name)
-            return self.file.get_tensor(name)
-
-        def __getattr__(self, name):
-            return getattr(self.file, name)
-
-    monkeypatch.setattr(safetensors, "safe_open", Recording)
+    monkeypatch.setattr(loading, "open", lambda path, mode: CountingFile(path, "r"), raising=False)
     for name in ("tiny-pretraining", "tiny-model-eps5"):
-        read.clear()
-        be.BertEmbeddings.from_pretrained(FIXTURES / name)
-        assert len(read) == 5 and all("embeddings." in k and "position_ids" not in k for k in read), read
+        read_bytes.clear()
+        path = FIXTURES / name / "model.safetensors"
+        emb = be.BertEmbeddings.from_pretrained(FIXTURES / name)
+        header_bytes = 8 + int.from_bytes(path.read_bytes()[:8], "little")
+        tensor_bytes = sum(w.size * 4 for w in (emb.word_embeddings.weight, emb.position_embeddings.weight,
+                                                emb.token_type_embeddings.weight, emb.LayerNorm.weight,
+                                                emb.LayerNorm.bias))
+        assert sum(read_bytes) == header_bytes + tensor_bytes < path.stat().st_size / 2, (name, read_bytes)
 
 
 def test_stale_position_ids_buffer_is_ignored():
@@ -167,6 +166,22 @@ def test_corrupt_safetensors(tmp_path, corrupt):
     path = folder / "model.safetensors"
     path.write_bytes(corrupt(path.read_bytes()))
     with pytest.raises(ValueError, match="model.safetensors is not a readable safetensors file"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+def test_byte_range_that_disagrees_with_the_shape(tmp_path):
+    """A header whose data_offsets span fewer bytes than dtype x shape needs."""
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    path = folder / "model.safetensors"
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8: 8 + n])
+    begin, end = header["embeddings.LayerNorm.bias"]["data_offsets"]
+    header["embeddings.LayerNorm.bias"]["data_offsets"] = [begin, end - 4]
+    new_header = json.dumps(header, separators=(",", ":")).encode().ljust(n)  # the same compact form
+    assert len(new_header) == n
+    path.write_bytes(data[:8] + new_header + data[8 + n:])
+    with pytest.raises(ValueError, match="tensor embeddings.LayerNorm.bias has 92 bytes for shape"):
         be.BertEmbeddings.from_pretrained(folder)
 
 
