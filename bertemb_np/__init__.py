@@ -4,6 +4,7 @@
 
 Layout, one job per file, each importing only the ones above it:
     functional.py  the math, pure functions (embedding, layer_norm)
+    fast.py        the same math fused for speed: blocked, in place, on threads
     config.py      BertConfig, the frozen fields of config.json
     sources.py     where files come from: a local folder or the Hugging Face Hub
     loading.py     model.safetensors -> the five embedding tensors

@@ -58,7 +58,7 @@ def embed_layer_norm(word_weight: np.ndarray, input_ids: np.ndarray | None, inpu
     out = np.empty((n, h), dtype=table.dtype)  # [N, H], the only full-size array
 
     def run(start: int, stop: int) -> None:
-        scratch = np.empty((block_rows, h), dtype=table.dtype)  # [block, H], reused for every block
+        scratch = np.empty((min(block_rows, stop - start), h), dtype=table.dtype)  # [block, H], reused
         for lo in range(start, stop, block_rows):
             hi = min(lo + block_rows, stop)
             block, extra = out[lo:hi], scratch[: hi - lo]  # [b, H] views

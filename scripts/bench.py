@@ -1,0 +1,246 @@
+"""Benchmarks of bertemb_np against PyTorch (transformers' BertEmbeddings), measured in one run.
+
+    python scripts/bench.py            # needs torch + transformers for the ratios; without, ours alone
+
+Forward pass: the same random bert-base-shaped weights on both sides (V=30522, H=768, P=512),
+results checked equal (<= 2e-6) before any timing; warm-up, then interleaved rounds (ours,
+torch, floor, ours, torch, floor, ...), each side settling for SETTLE before its timed call;
+medians. PyTorch runs in eval mode under no_grad with
+its default threads. The floor is a bare np.take of the same word rows into a preallocated
+output, on the same threads as ours: the cost of touching the memory at all.
+Also: peak extra memory per call (tracemalloc), load time and peak RSS growth of
+from_pretrained on a full-size bert-base checkpoint, and the import time of bertemb_np.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+import bertemb_np as be
+from bertemb_np import fast
+
+try:
+    import torch
+    from transformers import BertConfig as TorchBertConfig
+    from transformers import BertModel
+    from transformers.models.bert.modeling_bert import BertEmbeddings as TorchBertEmbeddings
+except ImportError:
+    torch = None
+
+CASES = [(1, 7), (32, 128), (8, 512), (256, 128)]
+BERT_BASE = be.BertConfig()  # V=30522, H=768, P=512, T=2, eps=1e-12
+EQUAL = 2e-6
+# In each round, each implementation runs untimed for this long before its timed call:
+# PyTorch's OpenMP threads (libgomp) keep spinning for ~10 ms after each parallel region, and on
+# 2 cores they would steal a core from whichever run came next. A pause does not do: idle or
+# sleeping, the VM's cores come back slow. So each side is timed in its own steady state.
+SETTLE = 0.015
+
+
+def random_weights(config: be.BertConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    weights = {name: rng.normal(0, 0.05, shape).astype(np.float32) for name, shape in config.weight_shapes().items()}
+    weights["LayerNorm.weight"] += 1
+    return weights
+
+
+def median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1e3
+
+
+def bench_forward(rounds: int) -> list[dict]:
+    weights = random_weights(BERT_BASE)
+    ours = be.BertEmbeddings(BERT_BASE, weights)
+    theirs = None
+    if torch is not None:
+        theirs = TorchBertEmbeddings(TorchBertConfig()).eval()
+        theirs.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    rng = np.random.default_rng(1)
+    rows = []
+    for B, L in CASES:
+        ids = rng.integers(0, BERT_BASE.vocab_size, size=(B, L))
+        types = rng.integers(0, 2, size=(B, L))
+        flat, floor_out = ids.ravel(), np.empty((B * L, BERT_BASE.hidden_size), np.float32)
+
+        def run_ours():
+            return ours(ids, token_type_ids=types)
+
+        def run_floor():
+            def take(lo, hi):
+                np.take(ours.word_embeddings.weight, flat[lo:hi], axis=0, out=floor_out[lo:hi], mode="clip")
+            fast.parallel_blocks(take, B * L, ours.num_threads, fast.BLOCK_ROWS)
+
+        runners = {"ours": run_ours, "floor": run_floor}
+        if theirs is not None:
+            ids_t, types_t = torch.from_numpy(ids), torch.from_numpy(types)
+
+            def run_torch():
+                with torch.no_grad():
+                    return theirs(ids_t, token_type_ids=types_t)
+
+            error = float(np.abs(run_ours() - run_torch().numpy()).max())
+            assert error <= EQUAL, f"{B}x{L}: ours and torch differ by {error:.3g} > {EQUAL}"
+            runners["torch"] = run_torch
+        times = {name: [] for name in runners}
+        for _ in range(rounds):
+            for name, run in runners.items():
+                settle = time.perf_counter() + SETTLE
+                while time.perf_counter() < settle:
+                    run()
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+        ms = {name: median_ms(t) for name, t in times.items()}
+        rows.append({"case": f"{B}x{L}", "tokens": B * L, **{f"{k}_ms": v for k, v in ms.items()},
+                     "extra_memory": extra_memory(run_ours, B * L * BERT_BASE.hidden_size * 4)})
+    return rows
+
+
+def extra_memory(run, output_bytes: int) -> float:
+    """Peak memory one call allocates beyond its output, as a fraction of the output (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = run()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    del out
+    return (peak - output_bytes) / output_bytes
+
+
+def write_bert_base_checkpoint(folder: Path) -> Path:
+    """A full-size BertForPreTraining model.safetensors with bert-base-uncased's names, random weights."""
+    from safetensors.numpy import save_file  # a test dependency, used here to write the file
+
+    if (folder / "model.safetensors").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    c = BERT_BASE
+    H, I, V = c.hidden_size, 4 * c.hidden_size, c.vocab_size
+    shapes = {
+        "bert.embeddings.word_embeddings.weight": (V, H),
+        "bert.embeddings.position_embeddings.weight": (c.max_position_embeddings, H),
+        "bert.embeddings.token_type_embeddings.weight": (c.type_vocab_size, H),
+        "bert.embeddings.LayerNorm.gamma": (H,), "bert.embeddings.LayerNorm.beta": (H,),
+        "bert.pooler.dense.weight": (H, H), "bert.pooler.dense.bias": (H,),
+        "cls.predictions.bias": (V,), "cls.predictions.transform.dense.weight": (H, H),
+        "cls.predictions.transform.dense.bias": (H,), "cls.predictions.transform.LayerNorm.gamma": (H,),
+        "cls.predictions.transform.LayerNorm.beta": (H,), "cls.seq_relationship.weight": (2, H),
+        "cls.seq_relationship.bias": (2,),
+    }
+    for i in range(12):
+        layer = f"bert.encoder.layer.{i}."
+        for part in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+            shapes.update({layer + part + ".weight": (H, H), layer + part + ".bias": (H,)})
+        shapes.update({layer + "intermediate.dense.weight": (I, H), layer + "intermediate.dense.bias": (I,),
+                       layer + "output.dense.weight": (H, I), layer + "output.dense.bias": (H,)})
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes.update({layer + norm + ".gamma": (H,), layer + norm + ".beta": (H,)})
+    rng = np.random.default_rng(2)
+    save_file({name: rng.normal(0, 0.02, shape).astype(np.float32) for name, shape in shapes.items()},
+              str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = {"model_type": "bert", "architectures": ["BertForPreTraining"], "vocab_size": V, "hidden_size": H,
+              "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": I,
+              "max_position_embeddings": c.max_position_embeddings, "type_vocab_size": c.type_vocab_size,
+              "layer_norm_eps": c.layer_norm_eps, "pad_token_id": 0}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+LOAD_PROBE = """
+import json, sys, time
+import bertemb_np as be
+def peak_rss():  # VmHWM: unlike ru_maxrss, it does not inherit the parent's peak across fork + exec
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+before = peak_rss()
+start = time.perf_counter()
+emb = be.BertEmbeddings.from_pretrained(sys.argv[1])
+seconds = time.perf_counter() - start
+grown = peak_rss() - before
+tables = sum(w.nbytes for w in (emb.word_embeddings.weight, emb.position_embeddings.weight,
+                                 emb.token_type_embeddings.weight, emb.LayerNorm.weight, emb.LayerNorm.bias))
+print(json.dumps({"seconds": seconds, "rss_growth": grown, "tables": tables}))
+"""
+
+
+def bench_load(runs: int) -> dict:
+    folder = write_bert_base_checkpoint(Path(tempfile.gettempdir()) / "bertemb-bench-bert-base")
+    probes = [json.loads(subprocess.run([sys.executable, "-c", LOAD_PROBE, str(folder)], check=True,
+                                        capture_output=True, text=True).stdout) for _ in range(runs)]
+    result = {"file_bytes": (folder / "model.safetensors").stat().st_size,
+              "ours_ms": statistics.median(p["seconds"] for p in probes) * 1e3,
+              "rss_growth_over_tables": max(p["rss_growth"] / p["tables"] for p in probes),
+              "tables_bytes": probes[0]["tables"]}
+    if torch is not None:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            BertModel.from_pretrained(folder)
+            times.append(time.perf_counter() - start)
+        result["transformers_ms"] = median_ms(times)
+    return result
+
+
+IMPORT_PROBE = """
+import time
+start = time.perf_counter()
+import numpy
+middle = time.perf_counter()
+import bertemb_np
+print(middle - start, time.perf_counter() - middle)
+"""
+
+
+def bench_import(runs: int) -> dict:
+    extra = [float(subprocess.run([sys.executable, "-c", IMPORT_PROBE], check=True, capture_output=True,
+                                  text=True).stdout.split()[1]) for _ in range(runs)]
+    return {"import_ms_over_numpy": statistics.median(extra) * 1e3}
+
+
+def print_report(forward: list[dict], load: dict, imported: dict) -> None:
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+          f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+                                        if torch is not None else ", torch not installed")
+          + f"; ours on {fast.default_num_threads()} threads")
+    print(f"\nforward, bert-base shapes (H=768), medians of interleaved rounds:\n")
+    print("| case | ours ms | tokens/s | torch ms | torch/ours | floor ms | ours/floor | extra memory |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in forward:
+        torch_ms = r.get("torch_ms")
+        print(f"| {r['case']} | {r['ours_ms']:.3f} | {r['tokens'] / r['ours_ms'] * 1e3:,.0f} | "
+              + (f"{torch_ms:.3f} | {torch_ms / r['ours_ms']:.2f}x | " if torch_ms else "- | - | ")
+              + f"{r['floor_ms']:.3f} | {r['ours_ms'] / r['floor_ms']:.2f}x | "
+              f"{r['extra_memory']:+.1%} of output |")
+    print(f"\nload, full bert-base BertForPreTraining model.safetensors ({load['file_bytes'] / 1e6:.0f} MB, "
+          f"embedding tables {load['tables_bytes'] / 1e6:.0f} MB):")
+    print(f"  bertemb_np from_pretrained: {load['ours_ms']:.1f} ms, peak RSS growth "
+          f"{load['rss_growth_over_tables']:.2f}x the tables' bytes")
+    if "transformers_ms" in load:
+        print(f"  transformers BertModel.from_pretrained: {load['transformers_ms']:.0f} ms")
+    print(f"\nimport bertemb_np after numpy: {imported['import_ms_over_numpy']:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30, help="timed rounds per case (default 30)")
+    args = parser.parse_args()
+    print_report(bench_forward(args.rounds), bench_load(5), bench_import(7))
+
+
+if __name__ == "__main__":
+    main()
