@@ -1,4 +1,4 @@
-"""The hot path: BertEmbeddings' forward pass, fused into cache-sized blocks and run on threads.
+"""The hot paths: the forward pass fused into cache-sized blocks on threads, and a fast scatter-add.
 
 It computes the same math as the readable version in `functional.py` (see
 `BertEmbeddings.reference`), and the tests hold the two within 2e-6 in float32 and 1e-12 in
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "default_num_threads", "embed_layer_norm", "position_type_table"]
+__all__ = ["BLOCK_ROWS", "default_num_threads", "embed_layer_norm", "embedding_backward", "position_type_table"]
 
 BLOCK_ROWS = 256  # rows per block: small enough to stay in L2, large enough to amortize NumPy's call overhead
 NUM_THREADS_ENV = "BERTEMB_NUM_THREADS"
@@ -88,6 +88,32 @@ def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: flo
     np.divide(x, std[:, None], out=x)
     np.multiply(x, weight, out=x)
     np.add(x, bias, out=x)
+
+
+def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
+                       padding_idx: int | None = None) -> np.ndarray:
+    """The scatter-add of functional.embedding_backward, fast: [..., H], [...] -> [V, H].
+
+    np.add.at is slow on rows, and so is np.add.reduceat along axis 0 (scripts/bench.py
+    measures them). Instead: sort the ids, so that equal ids sit together; an id seen once just
+    has its gradient row copied (most word ids in a batch); an id seen k > 1 times gets the sum
+    of its k rows. np.zeros of [V, H] costs nothing until rows are written, so a big vocabulary
+    is cheap when few of its rows are used.
+    """
+    rows = grad.reshape(-1, grad.shape[-1])  # [N, H]
+    ids = ids.reshape(-1)  # [N]
+    order = np.argsort(ids, kind="stable")  # rows of equal ids, in their original order
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))  # first of each id
+    counts = np.diff(np.append(starts, len(ids)))
+    grad_weight = np.zeros((num_embeddings, rows.shape[1]), dtype=grad.dtype)  # [V, H]
+    once = counts == 1
+    grad_weight[sorted_ids[starts[once]]] = rows[order[starts[once]]]
+    for start, count in zip(starts[~once], counts[~once]):
+        grad_weight[sorted_ids[start]] = rows[order[start: start + count]].sum(axis=0)
+    if padding_idx is not None:
+        grad_weight[padding_idx] = 0
+    return grad_weight
 
 
 _pool: ThreadPoolExecutor | None = None

@@ -6,14 +6,15 @@ these. Each function is the textbook definition, written for reading.
 References:
 - BERT: Devlin et al., 2018, "BERT: Pre-training of Deep Bidirectional Transformers", section 3.
 - Layer normalization: Ba, Kiros and Hinton, 2016, "Layer Normalization", equation 4.
-- PyTorch's `nn.Embedding` and `nn.LayerNorm`, which transformers' BertEmbeddings uses.
+- PyTorch's `nn.Embedding`, `nn.LayerNorm` and `nn.Dropout`, which transformers' BertEmbeddings uses.
+- Dropout: Srivastava et al., 2014, "Dropout: A Simple Way to Prevent Neural Networks from Overfitting".
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["embedding", "layer_norm"]
+__all__ = ["dropout", "dropout_backward", "embedding", "embedding_backward", "layer_norm", "layer_norm_backward"]
 
 
 def embedding(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -34,3 +35,68 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
     centred = x - mean  # [..., H]
     var = (centred * centred).mean(axis=-1, keepdims=True)  # [..., 1], biased: divided by H
     return centred / np.sqrt(var + eps) * weight + bias  # [..., H]
+
+
+# --- training: dropout, and the backward pass of each operation ------------------------------------
+
+
+def dropout(x: np.ndarray, p: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout: zero each element with probability p, scale the rest by 1 / (1 - p).
+
+    Returns (y, keep), keep being the boolean mask of kept elements. Scaling at training time
+    keeps E[y] = x, so inference needs no rescaling (dropout is then simply not applied).
+    """
+    keep = rng.random(x.shape, dtype=np.float32) >= p  # [...], True with probability 1 - p
+    if p >= 1:
+        return np.zeros_like(x), keep  # everything dropped: 1 / (1 - p) would be infinite
+    return x * keep * x.dtype.type(1.0 / (1.0 - p)), keep
+
+
+def dropout_backward(grad: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    """y = x * keep / (1 - p) is linear in x, so dL/dx = dL/dy * keep / (1 - p): zero where dropped."""
+    if p >= 1:
+        return np.zeros_like(grad)
+    return grad * keep * grad.dtype.type(1.0 / (1.0 - p))
+
+
+def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
+                       padding_idx: int | None = None) -> np.ndarray:
+    """Gradient of embedding(weight, ids) with respect to weight: [..., H], [...] -> [V, H].
+
+    y[n] = weight[ids[n]] copies a row, so dL/dweight[v] = sum of dL/dy[n] over every n with
+    ids[n] == v: a scatter-add. Rows never looked up get zero; an id used k times adds k
+    gradients. As in PyTorch's nn.Embedding(padding_idx=...), the padding row gets no gradient.
+    """
+    grad_weight = np.zeros((num_embeddings, grad.shape[-1]), dtype=grad.dtype)  # [V, H]
+    np.add.at(grad_weight, ids.reshape(-1), grad.reshape(-1, grad.shape[-1]))  # [V, H] += [N, H] by row
+    if padding_idx is not None:
+        grad_weight[padding_idx] = 0
+    return grad_weight
+
+
+def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray,
+                        eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of y = layer_norm(x, weight, bias, eps) given dy = grad: (dx, dweight, dbias).
+
+    With mu = mean(x), sigma = sqrt(var(x) + eps) (biased variance) and x_hat = (x - mu) / sigma,
+    y = x_hat * weight + bias. Then, summing over every axis but the last:
+        dbias   = sum(dy)                        [H]
+        dweight = sum(dy * x_hat)                [H]
+    and with g = dy * weight (the gradient reaching x_hat), for each row:
+        dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sigma                  [..., H]
+    Why three terms: each x_j reaches the output by three paths. Directly, through
+    x_hat_j = (x_j - mu) / sigma: the first term. Through the mean, which every x_j moves by
+    1/H, shifting every x_hat_i: the second term. Through sigma, which every x_j moves by
+    x_hat_j / (H sigma), rescaling every x_hat_i: the third term. The last two remove the parts
+    of g that the normalization itself would undo (a shift and a rescaling of the row).
+    """
+    mu = x.mean(axis=-1, keepdims=True)  # [..., 1]
+    centred = x - mu
+    sigma = np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)  # [..., 1]
+    x_hat = centred / sigma  # [..., H]
+    rows = tuple(range(x.ndim - 1))
+    grad_bias = grad.sum(axis=rows)  # [H]
+    grad_weight = (grad * x_hat).sum(axis=rows)  # [H]
+    g = grad * weight  # [..., H]
+    grad_x = (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)) / sigma
+    return grad_x, grad_weight, grad_bias

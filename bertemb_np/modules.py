@@ -18,7 +18,7 @@ import numpy as np
 
 from . import fast, loading
 from .config import BertConfig
-from .functional import embedding, layer_norm
+from .functional import dropout, dropout_backward, embedding, layer_norm, layer_norm_backward
 
 __all__ = ["Embedding", "LayerNorm", "BertEmbeddings"]
 
@@ -43,17 +43,16 @@ def check_ids(ids, rows: int, what: str) -> np.ndarray:
 
 
 def check_weight(name: str, weight, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Return `weight` as a read-only C-contiguous `dtype` array, or raise if its shape is not `shape`.
+    """Return `weight` as a C-contiguous `dtype` array of `shape`, made read-only, or raise.
 
-    A writeable array handed in as it is gets copied, so that its owner changing it later cannot
-    make tables derived from it stale; read-only arrays (as loading gives) are kept without a copy.
+    The module keeps the array (no copy) and derives tables from it, so it must not change in
+    place: an array handed in as it is becomes read-only for its owner too. To change a weight,
+    assign a new array.
     """
     array = np.asarray(weight, dtype=dtype, order="C")
-    if array is weight and array.flags.writeable:
-        array = array.copy()
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
-    array.flags.writeable = False  # derived tables (BertEmbeddings.position_type_table) must not go stale
+    array.flags.writeable = False
     return array
 
 
@@ -61,9 +60,18 @@ class Embedding:
     """A lookup table like `torch.nn.Embedding`: row i of `weight` is the vector of id i."""
 
     def __init__(self, weight: np.ndarray, name: str, padding_idx: int | None = None):
-        self.weight = weight  # [rows, H]
+        self._weight = weight  # [rows, H], read-only (check_weight)
         self.name = name  # for messages: "word_embeddings", ...
-        self.padding_idx = padding_idx  # only matters for gradients; kept to mirror PyTorch
+        self.padding_idx = padding_idx  # its row gets no gradient, as in PyTorch
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value) -> None:
+        """A new table of the same shape (e.g. after a training step); cast to the compute dtype."""
+        self._weight = check_weight(f"{self.name}.weight", value, self._weight.shape, self._weight.dtype)
 
     def __call__(self, ids) -> np.ndarray:
         ids = check_ids(ids, len(self.weight), f"ids for {self.name}")
@@ -146,13 +154,16 @@ class BertEmbeddings:
         return cls(config, weights, dtype=dtype, num_threads=num_threads)
 
     def __call__(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                 past_key_values_length: int = 0) -> np.ndarray:
+                 past_key_values_length: int = 0, training: bool = False,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
         """[B, L] token ids (or [B, L, H] `inputs_embeds`) -> [B, L, H] embeddings.
 
         - token_type_ids: [B, L] or broadcastable to it; missing means all zeros (sentence A).
         - position_ids: [B, L] or broadcastable; missing means
           arange(past_key_values_length, past_key_values_length + L) for every row.
         - past_key_values_length: where positions start (transformers 5 calls it cache_length).
+        - training: apply dropout (p = config.hidden_dropout_prob) with `rng`
+          (default: a fresh np.random.default_rng()). Off by default: inference.
 
         Computes `reference()`'s math on the fused hot path (fast.py): same result within a few ulps.
         """
@@ -164,20 +175,80 @@ class BertEmbeddings:
             None if x.input_ids is None else x.input_ids.ravel(),  # [B * L]
             None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, H),
             self.position_type_table(), table_ids,
-            self.LayerNorm.weight, self.LayerNorm.bias, self.LayerNorm.eps, self.num_threads)
-        return out.reshape(B, L, H)
+            self.LayerNorm.weight, self.LayerNorm.bias, self.LayerNorm.eps, self.num_threads).reshape(B, L, H)
+        return self._dropout(out, training, rng)[0]
 
     def reference(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                  past_key_values_length: int = 0) -> np.ndarray:
+                  past_key_values_length: int = 0, training: bool = False,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
         """The forward pass written as the equation; takes the same arguments as calling the module."""
         x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
+        e = self._sum_embeddings(x)  # [B, L, H]
+        return self._dropout(self.LayerNorm(e), training, rng)[0]  # [B, L, H] -> [B, L, H]
+
+    def vjp(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+            past_key_values_length: int = 0, training: bool = False, rng: np.random.Generator | None = None):
+        """The forward pass and a function that takes it back: (out, vjp), with vjp(grad_out) -> gradients.
+
+        Takes the same arguments as calling the module. `vjp(grad_out)`, for grad_out = dL/d(out)
+        of shape [B, L, H], returns dL/d(each weight) by name, "word_embeddings.weight" [V, H],
+        "position_embeddings.weight" [P, H], "token_type_embeddings.weight" [T, H],
+        "LayerNorm.weight" [H], "LayerNorm.bias" [H]; when the forward was given inputs_embeds,
+        "inputs_embeds" [B, L, H] instead of the word embeddings' gradient. The forward is
+        `reference()`'s math; what the backward needs lives in the closure, not on the module.
+        Reproduces PyTorch autograd through transformers' BertEmbeddings.
+        """
+        x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
+        e = self._sum_embeddings(x)  # [B, L, H], the input of LayerNorm
+        out, keep = self._dropout(self.LayerNorm(e), training, rng)
+        shape = (*x.shape, self.config.hidden_size)
+        p = self.config.hidden_dropout_prob
+
+        def backward(grad_out) -> dict[str, np.ndarray]:
+            grad_out = np.asarray(grad_out)
+            if grad_out.shape != shape or not np.issubdtype(grad_out.dtype, np.floating):
+                raise ValueError(f"grad_out must be a float array of the output's shape {shape}, "
+                                 f"got {grad_out.dtype} {grad_out.shape}")
+            g = grad_out.astype(self.dtype, copy=False)  # [B, L, H]
+            if keep is not None:
+                g = dropout_backward(g, keep, p)  # zero where dropout dropped
+            grad_e, grad_ln_weight, grad_ln_bias = layer_norm_backward(g, e, self.LayerNorm.weight, self.LayerNorm.eps)
+            c = self.config
+            grads = {  # e = word + token_type + position: each term gets all of grad_e
+                "position_embeddings.weight": fast.embedding_backward(
+                    grad_e, np.broadcast_to(x.position_ids, x.shape), c.max_position_embeddings),
+                "token_type_embeddings.weight": fast.embedding_backward(
+                    grad_e, np.broadcast_to(x.token_type_ids, x.shape), c.type_vocab_size),
+                "LayerNorm.weight": grad_ln_weight,
+                "LayerNorm.bias": grad_ln_bias,
+            }
+            if x.inputs_embeds is None:
+                grads["word_embeddings.weight"] = fast.embedding_backward(
+                    grad_e, x.input_ids, c.vocab_size, self.word_embeddings.padding_idx)
+            else:
+                grads["inputs_embeds"] = grad_e
+            return grads
+
+        return out, backward
+
+    def _sum_embeddings(self, x: Inputs) -> np.ndarray:
+        """word + token_type + position, in transformers' order: [B, L, H]."""
         if x.inputs_embeds is None:
             e = self.word_embeddings(x.input_ids)  # [B, L] -> [B, L, H]
         else:
             e = x.inputs_embeds  # [B, L, H]
         e = e + self.token_type_embeddings(x.token_type_ids)  # [B, L, H] + [B, L, H]
-        e = e + self.position_embeddings(x.position_ids)  # [B, L, H] + [B, L, H]
-        return self.LayerNorm(e)  # [B, L, H] -> [B, L, H]
+        return e + self.position_embeddings(x.position_ids)  # [B, L, H] + [B, L, H]
+
+    def _dropout(self, out: np.ndarray, training: bool, rng) -> tuple[np.ndarray, np.ndarray | None]:
+        """(out, None) at inference; (dropped-out out, kept mask) when training."""
+        if not training:
+            return out, None
+        if rng is None:
+            rng = np.random.default_rng()
+        elif not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
+        return dropout(out, self.config.hidden_dropout_prob, rng)
 
     def position_type_table(self) -> np.ndarray:
         """token_type + position rows folded into one [T * P, H] table, remade if either weight is replaced."""

