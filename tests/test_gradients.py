@@ -7,7 +7,10 @@ and 1e-10 of scale in float64; finite differences within 1e-6 relative.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +218,13 @@ def test_gradient_is_zero_exactly_where_dropped(minilm):
 def test_rng_must_be_a_generator(minilm):
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         minilm(IDS, training=True, rng=0)
+
+
+def test_train_step_script_lowers_the_loss():
+    script = Path(__file__).parent.parent / "scripts" / "train_step.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    losses = [float(line.split("loss")[1]) for line in result.stdout.splitlines() if line.startswith("step")]
+    assert len(losses) == 9
+    assert all(b < a for a, b in zip(losses, losses[1:])), f"the loss must fall at every step: {losses}"
+    assert losses[-1] < 0.5 * losses[0]
