@@ -1,4 +1,4 @@
-"""The hot paths: the forward pass fused into cache-sized blocks on threads, and a fast scatter-add.
+"""The hot paths: forward and LayerNorm backward in cache-sized blocks on threads, and a fast scatter-add.
 
 It computes the same math as the readable version in `functional.py` (see
 `BertEmbeddings.reference`), and the tests hold the two within 2e-6 in float32 and 1e-12 in
@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "default_num_threads", "embed_layer_norm", "embedding_backward", "position_type_table"]
+__all__ = ["BLOCK_ROWS", "default_num_threads", "embed_layer_norm", "embedding_backward", "layer_norm_backward",
+           "position_type_table"]
 
 BLOCK_ROWS = 256  # rows per block: small enough to stay in L2, large enough to amortize NumPy's call overhead
 NUM_THREADS_ENV = "BERTEMB_NUM_THREADS"
@@ -90,29 +91,99 @@ def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: flo
     np.add(x, bias, out=x)
 
 
+def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,
+                        num_threads: int, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """functional.layer_norm_backward for [N, H] rows, blocked and in place like the forward pass.
+
+    The textbook version makes a dozen full-size temporaries; here each block of rows is worked
+    on in two [block, H] scratch buffers, and the weight and bias gradients are summed per block,
+    then over the blocks in order (so the result does not depend on the thread count).
+    """
+    n, h = x.shape
+    grad_x = np.empty_like(x)  # [N, H]
+    blocks = -(-n // block_rows)
+    partial = np.zeros((2, blocks, h), dtype=x.dtype)  # per block: sums of dy * x_hat and of dy
+    inv_h = x.dtype.type(1.0 / h)
+
+    def run(start: int, stop: int) -> None:
+        x_hat = np.empty((min(block_rows, stop - start), h), dtype=x.dtype)  # [b, H] scratch
+        g = np.empty_like(x_hat)
+        for lo in range(start, stop, block_rows):
+            hi = min(lo + block_rows, stop)
+            xh, gb, dy, dx = x_hat[: hi - lo], g[: hi - lo], grad[lo:hi], grad_x[lo:hi]
+            mean = np.einsum("ij->i", x[lo:hi]) * inv_h  # [b]
+            np.subtract(x[lo:hi], mean[:, None], out=xh)
+            sigma = np.einsum("ij,ij->i", xh, xh) * inv_h  # [b], biased variance
+            sigma += x.dtype.type(eps)
+            np.sqrt(sigma, out=sigma)
+            np.divide(xh, sigma[:, None], out=xh)  # x_hat
+            np.add.reduce(dy, axis=0, out=partial[1, lo // block_rows])  # dbias, this block
+            np.multiply(dy, xh, out=gb)
+            np.add.reduce(gb, axis=0, out=partial[0, lo // block_rows])  # dweight, this block
+            np.multiply(dy, weight, out=gb)  # g = dy * weight
+            mean_g = np.einsum("ij->i", gb) * inv_h
+            mean_gx = np.einsum("ij,ij->i", gb, xh) * inv_h
+            np.multiply(xh, mean_gx[:, None], out=dx)  # the three terms: g - mean(g) - x_hat * mean(g x_hat)
+            np.subtract(gb, dx, out=dx)
+            np.subtract(dx, mean_g[:, None], out=dx)
+            np.divide(dx, sigma[:, None], out=dx)
+
+    parallel_blocks(run, n, num_threads, block_rows)
+    return grad_x, partial[0].sum(axis=0), partial[1].sum(axis=0)
+
+
+SMALL_TABLE = 16  # up to this many rows (token types), the scatter-add is a one-hot matmul
+
+
 def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
                        padding_idx: int | None = None) -> np.ndarray:
     """The scatter-add of functional.embedding_backward, fast: [..., H], [...] -> [V, H].
 
     np.add.at is slow on rows, and so is np.add.reduceat along axis 0 (scripts/bench.py
-    measures them). Instead: sort the ids, so that equal ids sit together; an id seen once just
-    has its gradient row copied (most word ids in a batch); an id seen k > 1 times gets the sum
-    of its k rows. np.zeros of [V, H] costs nothing until rows are written, so a big vocabulary
-    is cheap when few of its rows are used.
+    measures them). For a table of a few rows (token types), a one-hot [V, N] matrix times the
+    gradient rows does it in one BLAS call. Otherwise the ids are sorted (sorted_scatter_add).
+    np.zeros of [V, H] costs nothing until rows are written, so a big vocabulary is cheap when
+    few of its rows are used.
     """
     rows = grad.reshape(-1, grad.shape[-1])  # [N, H]
     ids = ids.reshape(-1)  # [N]
+    if num_embeddings <= SMALL_TABLE:
+        one_hot = (np.arange(num_embeddings)[:, None] == ids).astype(grad.dtype)  # [V, N]
+        grad_weight = one_hot @ rows  # [V, H]
+        if padding_idx is not None:
+            grad_weight[padding_idx] = 0
+    else:
+        grad_weight = sorted_scatter_add(rows, ids, num_embeddings, skip=padding_idx)
+    return grad_weight
+
+
+RANK_LOOP_MAX = 64  # ids seen at most this often are summed occurrence by occurrence, the rest id by id
+
+
+def sorted_scatter_add(rows: np.ndarray, ids: np.ndarray, num_embeddings: int, skip: int | None) -> np.ndarray:
+    """[V, H] whose row v is the sum of rows[n] over ids[n] == v (row `skip` left zero), by sorting the ids.
+
+    After a stable sort, the occurrences of each id sit together. The first occurrence of every
+    id is copied in one step; then the k-th occurrences of all ids seen more than k times are
+    added, one vectorized step per k. Ids seen more than RANK_LOOP_MAX times (at most N / 64 of
+    them) are summed one by one instead, so neither loop runs long.
+    """
     order = np.argsort(ids, kind="stable")  # rows of equal ids, in their original order
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))  # first of each id
     counts = np.diff(np.append(starts, len(ids)))
-    grad_weight = np.zeros((num_embeddings, rows.shape[1]), dtype=grad.dtype)  # [V, H]
-    once = counts == 1
-    grad_weight[sorted_ids[starts[once]]] = rows[order[starts[once]]]
-    for start, count in zip(starts[~once], counts[~once]):
+    if skip is not None:  # e.g. the padding id, often the most frequent of all: never summed
+        kept = sorted_ids[starts] != skip
+        starts, counts = starts[kept], counts[kept]
+    grad_weight = np.zeros((num_embeddings, rows.shape[1]), dtype=rows.dtype)  # [V, H]
+    few = counts <= RANK_LOOP_MAX
+    few_starts, few_counts = starts[few], counts[few]
+    grad_weight[sorted_ids[few_starts]] = rows[order[few_starts]]  # first occurrences
+    for k in range(1, int(few_counts.max(initial=1))):
+        alive = few_starts[few_counts > k]  # ids seen more than k times: add their (k+1)-th row
+        grad_weight[sorted_ids[alive]] += rows[order[alive + k]]
+    for start, count in zip(starts[~few], counts[~few]):
         grad_weight[sorted_ids[start]] = rows[order[start: start + count]].sum(axis=0)
-    if padding_idx is not None:
-        grad_weight[padding_idx] = 0
     return grad_weight
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import fast, loading
 from .config import BertConfig
-from .functional import dropout, dropout_backward, embedding, layer_norm, layer_norm_backward
+from .functional import dropout, dropout_backward, embedding, layer_norm
 
 __all__ = ["Embedding", "LayerNorm", "BertEmbeddings"]
 
@@ -212,13 +212,16 @@ class BertEmbeddings:
             g = grad_out.astype(self.dtype, copy=False)  # [B, L, H]
             if keep is not None:
                 g = dropout_backward(g, keep, p)  # zero where dropout dropped
-            grad_e, grad_ln_weight, grad_ln_bias = layer_norm_backward(g, e, self.LayerNorm.weight, self.LayerNorm.eps)
+            H = self.config.hidden_size
+            grad_e, grad_ln_weight, grad_ln_bias = fast.layer_norm_backward(  # functional.layer_norm_backward, blocked
+                g.reshape(-1, H), e.reshape(-1, H), self.LayerNorm.weight, self.LayerNorm.eps, self.num_threads)
+            grad_e = grad_e.reshape(shape)  # [B, L, H]
             c = self.config
             grads = {  # e = word + token_type + position: each term gets all of grad_e
                 "position_embeddings.weight": fast.embedding_backward(
-                    grad_e, np.broadcast_to(x.position_ids, x.shape), c.max_position_embeddings),
+                    *unbroadcast(grad_e, x.position_ids), c.max_position_embeddings),
                 "token_type_embeddings.weight": fast.embedding_backward(
-                    grad_e, np.broadcast_to(x.token_type_ids, x.shape), c.type_vocab_size),
+                    *unbroadcast(grad_e, x.token_type_ids), c.type_vocab_size),
                 "LayerNorm.weight": grad_ln_weight,
                 "LayerNorm.bias": grad_ln_bias,
             }
@@ -302,6 +305,14 @@ class BertEmbeddings:
                 f"  (dropout): not applied (inference), p={self.config.hidden_dropout_prob}\n"
                 f"  dtype={self.dtype}, num_threads={self.num_threads}\n"
                 ")")
+
+
+def unbroadcast(grad: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ids broadcast over [B, L] (e.g. default positions [L]): grad [B, L, H] summed over the
+    broadcast axes, and ids as [b, l]. One id looked up for B rows gets the sum of B gradients."""
+    ids = ids.reshape((1,) * (2 - ids.ndim) + ids.shape)  # [b, l], b in (1, B), l in (1, L)
+    axes = tuple(axis for axis in (0, 1) if ids.shape[axis] == 1 and grad.shape[axis] != 1)
+    return grad.sum(axis=axes, keepdims=True), ids  # [b, l, H], [b, l]
 
 
 def check_broadcast(ids: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:

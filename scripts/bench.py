@@ -8,8 +8,9 @@ torch, floor, ours, torch, floor, ...), each side settling for SETTLE before its
 medians. PyTorch runs in eval mode under no_grad with
 its default threads. The floor is a bare np.take of the same word rows into a preallocated
 output, on the same threads as ours: the cost of touching the memory at all.
-Also: peak extra memory per call (tracemalloc), load time and peak RSS growth of
-from_pretrained on a full-size bert-base checkpoint, and the import time of bertemb_np.
+Also: peak extra memory per call (tracemalloc); the backward pass (vjp) against PyTorch
+autograd and the ways to do its scatter-add in NumPy; load time and peak RSS growth of
+from_pretrained on a full-size bert-base checkpoint; the import time of bertemb_np.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ except ImportError:
     torch = None
 
 CASES = [(1, 7), (32, 128), (8, 512), (256, 128)]
+BACKWARD_CASES = [(32, 128), (256, 128)]
 BERT_BASE = be.BertConfig()  # V=30522, H=768, P=512, T=2, eps=1e-12
 EQUAL = 2e-6
 # In each round, each implementation runs untimed for this long before its timed call:
@@ -60,13 +62,31 @@ def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1e3
 
 
+def interleaved_medians(runners: dict, rounds: int) -> dict[str, float]:
+    """The median ms of each runner over interleaved rounds, each settling for SETTLE before its timed call."""
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            settle = time.perf_counter() + SETTLE
+            while time.perf_counter() < settle:
+                run()
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: median_ms(t) for name, t in times.items()}
+
+
+def torch_embeddings(weights: dict[str, np.ndarray]):
+    """transformers' BertEmbeddings (eval mode: no dropout) holding the same weights as ours."""
+    theirs = TorchBertEmbeddings(TorchBertConfig()).eval()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})  # copies: ours are read-only
+    return theirs
+
+
 def bench_forward(rounds: int) -> list[dict]:
     weights = random_weights(BERT_BASE)
     ours = be.BertEmbeddings(BERT_BASE, weights)
-    theirs = None
-    if torch is not None:
-        theirs = TorchBertEmbeddings(TorchBertConfig()).eval()
-        theirs.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    theirs = torch_embeddings(weights) if torch is not None else None
     rng = np.random.default_rng(1)
     rows = []
     for B, L in CASES:
@@ -93,19 +113,84 @@ def bench_forward(rounds: int) -> list[dict]:
             error = float(np.abs(run_ours() - run_torch().numpy()).max())
             assert error <= EQUAL, f"{B}x{L}: ours and torch differ by {error:.3g} > {EQUAL}"
             runners["torch"] = run_torch
-        times = {name: [] for name in runners}
-        for _ in range(rounds):
-            for name, run in runners.items():
-                settle = time.perf_counter() + SETTLE
-                while time.perf_counter() < settle:
-                    run()
-                start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
-        ms = {name: median_ms(t) for name, t in times.items()}
+        ms = interleaved_medians(runners, rounds)
         rows.append({"case": f"{B}x{L}", "tokens": B * L, **{f"{k}_ms": v for k, v in ms.items()},
                      "extra_memory": extra_memory(run_ours, B * L * BERT_BASE.hidden_size * 4)})
     return rows
+
+
+def bench_backward(rounds: int) -> list[dict]:
+    """vjp(grad_out) against PyTorch autograd's out.backward(grad_out), gradients checked first."""
+    weights = random_weights(BERT_BASE)
+    ours = be.BertEmbeddings(BERT_BASE, weights)
+    theirs = torch_embeddings(weights) if torch is not None else None
+    rng = np.random.default_rng(3)
+    rows = []
+    for B, L in BACKWARD_CASES:
+        ids = rng.integers(0, BERT_BASE.vocab_size, size=(B, L))
+        types = rng.integers(0, 2, size=(B, L))
+        grad_out = rng.normal(0, 1, size=(B, L, BERT_BASE.hidden_size)).astype(np.float32)
+        _, vjp = ours.vjp(ids, token_type_ids=types)
+        runners = {"ours": lambda: vjp(grad_out)}
+        if theirs is not None:
+            out, grad_out_t = theirs(torch.from_numpy(ids), token_type_ids=torch.from_numpy(types)), torch.from_numpy(grad_out)
+
+            def run_torch():
+                theirs.zero_grad(set_to_none=True)
+                out.backward(grad_out_t, retain_graph=True)
+
+            run_torch()
+            grads = vjp(grad_out)
+            for name, p in theirs.named_parameters():
+                ref = p.grad.numpy()
+                error = float(np.abs(grads[name] - ref).max() / max(1.0, np.abs(ref).max()))
+                assert error <= 1e-5, f"{B}x{L} d{name}: ours and torch differ by {error:.3g} of scale"
+            runners["torch"] = run_torch
+        rows.append({"case": f"{B}x{L}", **{f"{k}_ms": v for k, v in interleaved_medians(runners, rounds).items()}})
+    return rows
+
+
+def bench_scatter_add(rounds: int) -> list[dict]:
+    """The scatter-add of the embedding backward, N = 4096 rows of H = 768, by the ways NumPy offers."""
+    rng = np.random.default_rng(4)
+    H, N = BERT_BASE.hidden_size, 4096
+    grad = rng.normal(0, 1, size=(N, H)).astype(np.float32)
+
+    def sort_reduceat(ids, rows):
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+        out = np.zeros((rows, H), np.float32)
+        out[sorted_ids[starts]] = np.add.reduceat(grad[order], starts, axis=0)
+        return out
+
+    def bincount_per_column(ids, rows):
+        out = np.empty((rows, H), np.float32)
+        for j in range(H):
+            out[:, j] = np.bincount(ids, weights=grad[:, j], minlength=rows)
+        return out
+
+    def one_hot_matmul(ids, rows):
+        used, index = np.unique(ids, return_inverse=True)
+        one_hot = np.zeros((len(used), N), np.float32)  # [U, N]: only the rows used
+        one_hot[index, np.arange(N)] = 1
+        out = np.zeros((rows, H), np.float32)
+        out[used] = one_hot @ grad
+        return out
+
+    ways = {"np.add.at": lambda ids, rows: be.functional.embedding_backward(grad, ids, rows),
+            "sort + reduceat": sort_reduceat, "bincount per column": bincount_per_column,
+            "one-hot matmul": one_hot_matmul, "ours (sort, copy or sum)": lambda ids, rows: fast.embedding_backward(grad, ids, rows)}
+    results = []
+    for table, rows in (("word", BERT_BASE.vocab_size), ("position", BERT_BASE.max_position_embeddings),
+                        ("token type", BERT_BASE.type_vocab_size)):
+        ids = rng.integers(0, rows, size=N)
+        expected = be.functional.embedding_backward(grad, ids, rows)
+        for name, way in ways.items():
+            assert np.abs(way(ids, rows) - expected).max() <= 1e-5 * max(1.0, np.abs(expected).max()), (table, name)
+        ms = interleaved_medians({name: (lambda w=way: w(ids, rows)) for name, way in ways.items()}, rounds)
+        results.append({"table": f"{table} ({rows} rows)", **ms})
+    return results
 
 
 def extra_memory(run, output_bytes: int) -> float:
@@ -212,7 +297,7 @@ def bench_import(runs: int) -> dict:
     return {"import_ms_over_numpy": statistics.median(extra) * 1e3}
 
 
-def print_report(forward: list[dict], load: dict, imported: dict) -> None:
+def print_report(forward: list[dict], backward: list[dict], scatter: list[dict], load: dict, imported: dict) -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
                                         if torch is not None else ", torch not installed")
@@ -226,6 +311,19 @@ def print_report(forward: list[dict], load: dict, imported: dict) -> None:
               + (f"{torch_ms:.3f} | {torch_ms / r['ours_ms']:.2f}x | " if torch_ms else "- | - | ")
               + f"{r['floor_ms']:.3f} | {r['ours_ms'] / r['floor_ms']:.2f}x | "
               f"{r['extra_memory']:+.1%} of output |")
+    print("\nbackward, bert-base shapes: vjp(grad_out) vs torch out.backward(grad_out), medians:\n")
+    print("| case | ours ms | torch ms | torch/ours |")
+    print("|---|---|---|---|")
+    for r in backward:
+        torch_ms = r.get("torch_ms")
+        print(f"| {r['case']} | {r['ours_ms']:.2f} | " + (f"{torch_ms:.2f} | {torch_ms / r['ours_ms']:.2f}x |"
+                                                         if torch_ms else "- | - |"))
+    print("\nthe scatter-add of the embedding backward (4096 rows of 768), ms, medians:\n")
+    ways = [k for k in scatter[0] if k != "table"]
+    print("| table | " + " | ".join(ways) + " |")
+    print("|---" * (len(ways) + 1) + "|")
+    for r in scatter:
+        print(f"| {r['table']} | " + " | ".join(f"{r[w]:.2f}" for w in ways) + " |")
     print(f"\nload, full bert-base BertForPreTraining model.safetensors ({load['file_bytes'] / 1e6:.0f} MB, "
           f"embedding tables {load['tables_bytes'] / 1e6:.0f} MB):")
     print(f"  bertemb_np from_pretrained: {load['ours_ms']:.1f} ms, peak RSS growth "
@@ -239,7 +337,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds per case (default 30)")
     args = parser.parse_args()
-    print_report(bench_forward(args.rounds), bench_load(5), bench_import(7))
+    print_report(bench_forward(args.rounds), bench_backward(args.rounds), bench_scatter_add(max(3, args.rounds // 6)),
+                 bench_load(5), bench_import(7))
 
 
 if __name__ == "__main__":
