@@ -76,22 +76,28 @@ def interleaved_medians(runners: dict, rounds: int) -> dict[str, float]:
     return {name: median_ms(t) for name, t in times.items()}
 
 
-def torch_embeddings(weights: dict[str, np.ndarray]):
-    """transformers' BertEmbeddings (eval mode: no dropout) holding the same weights as ours."""
+def both_sides():
+    """Ours and transformers' BertEmbeddings (eval mode: no dropout; None without torch), same weights."""
+    weights = random_weights(BERT_BASE)
+    ours = be.BertEmbeddings(BERT_BASE, weights)
+    if torch is None:
+        return ours, None
     theirs = TorchBertEmbeddings(TorchBertConfig()).eval()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})  # copies: ours are read-only
-    return theirs
+    return ours, theirs
+
+
+def random_batch(rng: np.random.Generator, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random word ids and token types (both types used), [B, L] each."""
+    return rng.integers(0, BERT_BASE.vocab_size, size=(B, L)), rng.integers(0, 2, size=(B, L))
 
 
 def bench_forward(rounds: int) -> list[dict]:
-    weights = random_weights(BERT_BASE)
-    ours = be.BertEmbeddings(BERT_BASE, weights)
-    theirs = torch_embeddings(weights) if torch is not None else None
+    ours, theirs = both_sides()
     rng = np.random.default_rng(1)
     rows = []
     for B, L in CASES:
-        ids = rng.integers(0, BERT_BASE.vocab_size, size=(B, L))
-        types = rng.integers(0, 2, size=(B, L))
+        ids, types = random_batch(rng, B, L)
         flat, floor_out = ids.ravel(), np.empty((B * L, BERT_BASE.hidden_size), np.float32)
 
         def run_ours():
@@ -121,14 +127,11 @@ def bench_forward(rounds: int) -> list[dict]:
 
 def bench_backward(rounds: int) -> list[dict]:
     """vjp(grad_out) against PyTorch autograd's out.backward(grad_out), gradients checked first."""
-    weights = random_weights(BERT_BASE)
-    ours = be.BertEmbeddings(BERT_BASE, weights)
-    theirs = torch_embeddings(weights) if torch is not None else None
+    ours, theirs = both_sides()
     rng = np.random.default_rng(3)
     rows = []
     for B, L in BACKWARD_CASES:
-        ids = rng.integers(0, BERT_BASE.vocab_size, size=(B, L))
-        types = rng.integers(0, 2, size=(B, L))
+        ids, types = random_batch(rng, B, L)
         grad_out = rng.normal(0, 1, size=(B, L, BERT_BASE.hidden_size)).astype(np.float32)
         _, vjp = ours.vjp(ids, token_type_ids=types)
         runners = {"ours": lambda: vjp(grad_out)}
