@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,15 @@ def gradient_references(case: dict[str, np.ndarray]) -> dict[str, dict[str, np.n
             dtype, param = key.removeprefix("grad_").split(".", 1)
             grads.setdefault(dtype, {})[param] = value
     return grads
+
+
+def run_in_threads(work, count: int) -> None:
+    """Run work(0), ..., work(count - 1) at once, each on its own thread, and wait for all."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def sha256(path: Path) -> str:

@@ -6,14 +6,13 @@ up to ~8 here: the hot path adds token_type + position first) and 1e-12 in float
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
 
 import bertemb_np as be
 from bertemb_np import fast
-from conftest import FIXTURES, TINY_MODELS, load_cases, max_abs_error, split_case
+from conftest import FIXTURES, TINY_MODELS, load_cases, max_abs_error, run_in_threads, split_case
 
 TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
 
@@ -87,11 +86,7 @@ def test_concurrent_calls_from_python_threads(minilm_dir):
                 if error > TOLERANCE[np.float32]:
                     errors.append((k, j, error))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, 6)
     assert not errors, f"wrong results from concurrent calls (thread, input, max abs error): {errors[:5]}"
 
 

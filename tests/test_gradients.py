@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 
 import bertemb_np as be
 from bertemb_np import fast, functional
-from conftest import FIXTURES, TINY_MODELS, gradient_references, load_cases, split_case
+from conftest import FIXTURES, TINY_MODELS, gradient_references, load_cases, run_in_threads, split_case
 
 SCALED_TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
 
@@ -163,11 +162,7 @@ def test_vjp_keeps_no_state_on_the_module_and_is_thread_safe(minilm_dir):
             grads = closures[j](grad_outs[j])
             failures.extend((j, name) for name in grads if not np.array_equal(grads[name], expected[j][name]))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, 4)
     assert not failures
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import numpy as np
 import pytest
 
 import bertemb_np as be
+from conftest import run_in_threads
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +59,7 @@ def test_tokenizer_is_safe_across_threads(tok):
             if not np.array_equal(tok(t)["input_ids"], expected[j]) or truncated.shape[1] > 5:
                 failures.append((i, j))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, 4)
     assert not failures
 
 
