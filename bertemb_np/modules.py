@@ -142,15 +142,18 @@ class BertEmbeddings:
         self._table = (None, None, None)  # (position weight, token type weight, their folded sum)
 
     @classmethod
-    def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
+    def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
                         dtype=np.float32, num_threads: int | None = None) -> "BertEmbeddings":
-        """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors).
+        """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
+        or the shards of model.safetensors.index.json that hold the embeddings).
 
-        Only the five embedding tensors are read. float16 checkpoints are widened to `dtype`:
-        float32 by default, or float64 for exact study. num_threads defaults to
-        BERTEMB_NUM_THREADS, else the machine's cores.
+        Only the five embedding tensors are read. From the Hub, partial=True (the default)
+        fetches only their bytes, cached under BERTEMB_CACHE for offline use; partial=False
+        downloads whole files with hf_hub_download. float16 and bfloat16 weights are widened
+        exactly to `dtype`: float32 by default, or float64 for exact study. num_threads defaults
+        to BERTEMB_NUM_THREADS, else the machine's cores.
         """
-        config, weights = loading.load_embedding_weights(model, revision=revision)
+        config, weights = loading.load_embedding_weights(model, revision=revision, partial=partial)
         return cls(config, weights, dtype=dtype, num_threads=num_threads)
 
     def __call__(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,

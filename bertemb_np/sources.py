@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["resolve_file"]
+__all__ = ["exists", "is_local", "resolve_file"]
 
 
 def looks_like_path(model: str) -> bool:
@@ -22,6 +22,18 @@ def looks_like_path(model: str) -> bool:
             or os.sep != "/" and os.sep in model)
 
 
+def is_local(model: str | os.PathLike, revision: str | None = None) -> bool:
+    """True for a local folder, False for a hub repo id; raises for a path that does not exist."""
+    name = os.fspath(model)
+    if os.path.isdir(name):
+        if revision is not None:
+            raise ValueError(f"revision={revision!r} applies to hub repo ids, but {name!r} is a local folder")
+        return True
+    if isinstance(model, os.PathLike) or looks_like_path(name):
+        raise FileNotFoundError(f"model folder {name} does not exist")
+    return False
+
+
 def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | None = None,
                  required: bool = True) -> Path | None:
     """The local path of `filename` of `model`, downloading it from the Hub if needed.
@@ -29,19 +41,26 @@ def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | Non
     Raises FileNotFoundError naming the folder or repo and the file when it is missing,
     unless `required` is False: then a missing file gives None.
     """
-    name = os.fspath(model)
-    if os.path.isdir(name):
-        if revision is not None:
-            raise ValueError(f"revision={revision!r} applies to hub repo ids, but {name!r} is a local folder")
-        path = Path(name) / filename
-        if path.is_file():
-            return path
-        if required:
-            raise FileNotFoundError(f"model folder {name} has no {filename}")
-        return None
-    if isinstance(model, os.PathLike) or looks_like_path(name):
-        raise FileNotFoundError(f"model folder {name} does not exist")
-    return download(name, filename, revision=revision, required=required)
+    if not is_local(model, revision):
+        return download(os.fspath(model), filename, revision=revision, required=required)
+    path = Path(model) / filename
+    if path.is_file():
+        return path
+    if required:
+        raise FileNotFoundError(f"model folder {os.fspath(model)} has no {filename}")
+    return None
+
+
+def exists(model: str | os.PathLike, filename: str, *, revision: str | None = None) -> bool:
+    """Whether `model` has `filename`, without downloading it (a HEAD request for a hub id;
+    False when HF_HUB_OFFLINE is set, as nothing can be asked)."""
+    if is_local(model, revision):
+        return (Path(model) / filename).is_file()
+    import huggingface_hub
+
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        return False
+    return huggingface_hub.HfApi().file_exists(os.fspath(model), filename, revision=revision)
 
 
 def download(repo_id: str, filename: str, *, revision: str | None, required: bool) -> Path | None:
