@@ -52,6 +52,10 @@ TINY_MODELS = {
                              layer_norm_eps=1e-5, pad_token_id=1), "minilm", torch.float32),
     "tiny-fp16": (dict(vocab_size=50, hidden_size=16, max_position_embeddings=16, type_vocab_size=1,
                        layer_norm_eps=1e-3, pad_token_id=0), "minilm", torch.float16),
+    "tiny-bf16": (dict(vocab_size=40, hidden_size=16, max_position_embeddings=12, type_vocab_size=2,
+                       layer_norm_eps=1e-12, pad_token_id=0), "bert-base-uncased", torch.bfloat16),
+    "tiny-f64": (dict(vocab_size=30, hidden_size=8, max_position_embeddings=10, type_vocab_size=2,
+                      layer_norm_eps=1e-6, pad_token_id=3), "minilm", torch.float64),
 }
 
 
@@ -163,6 +167,9 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
     with torch.no_grad():  # the references use the weights exactly as stored (float16: rounded), widened
         for weight in bert.embeddings.parameters():
             weight.copy_(weight.to(dtype))
+    if dtype == torch.bfloat16:  # the weights as torch widens them from bf16, to test our widening against
+        np.savez_compressed(FIXTURES / "references" / f"{name}-weights.npz",
+                            **{k: v.detach().numpy() for k, v in bert.embeddings.named_parameters()})
     cases = embedding_cases(fields, np.random.default_rng(seed))
     described = save_references(name, bert.embeddings, copy.deepcopy(bert.embeddings).double(), cases,
                                 ("token_types", "inputs_embeds"), np.random.default_rng(100 + seed))

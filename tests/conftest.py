@@ -14,7 +14,7 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCES = FIXTURES / "references"
 FORMAT_VERSION = 1  # the fixture format these tests read; scripts/make_references.py writes it
-TINY_MODELS = ("tiny-pretraining", "tiny-model-eps5", "tiny-fp16")
+TINY_MODELS = ("tiny-pretraining", "tiny-model-eps5", "tiny-fp16", "tiny-bf16", "tiny-f64")
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 REGENERATE = ("regenerate them with scripts/make_references.py "
               "(its docstring gives the torch/transformers install commands)")

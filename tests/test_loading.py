@@ -282,3 +282,25 @@ assert "tokenizers" not in sys.modules, "tokenizers imported"
 assert "torch" not in sys.modules and "transformers" not in sys.modules
 """], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name, stored", [("tiny-pretraining", "F32"), ("tiny-fp16", "F16"), ("tiny-bf16", "BF16"),
+                                          ("tiny-f64", "F64")])
+def test_every_float_dtype_loads(name, stored):
+    path = FIXTURES / name / "model.safetensors"
+    header = json.loads(path.read_bytes()[8: 8 + int.from_bytes(path.read_bytes()[:8], "little")])
+    assert {e["dtype"] for k, e in header.items() if ".embeddings." in k and "position_ids" not in k} == {stored}
+    for dtype in (np.float32, np.float64):
+        emb = be.BertEmbeddings.from_pretrained(FIXTURES / name, dtype=dtype)
+        assert emb.word_embeddings.weight.dtype == dtype
+
+
+def test_bfloat16_is_widened_exactly_as_torch_does():
+    """Torch wrote the file in bfloat16; its own bf16 -> float32 conversion must equal ours, bit for bit."""
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-bf16")
+    with np.load(FIXTURES / "references" / "tiny-bf16-weights.npz") as torch_widened:
+        for name in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
+            np.testing.assert_array_equal(getattr(emb, name).weight, torch_widened[f"{name}.weight"])
+        np.testing.assert_array_equal(emb.LayerNorm.weight, torch_widened["LayerNorm.weight"])
+        np.testing.assert_array_equal(emb.LayerNorm.bias, torch_widened["LayerNorm.bias"])
+    assert not (emb.word_embeddings.weight.view(np.uint32) & 0xFFFF).any()  # bf16: the low 16 bits are zero
