@@ -6,8 +6,10 @@ Layout, one job per file, each importing only the ones above it:
     functional.py  the math, pure functions (embedding, layer_norm)
     fast.py        the same math fused for speed: blocked, in place, on threads
     config.py      BertConfig, the frozen fields of config.json
+    safetensors_io.py  the safetensors file format, read and written with NumPy
     sources.py     where files come from: a local folder or the Hugging Face Hub
-    loading.py     model.safetensors -> the five embedding tensors
+    hub.py         from the Hub, only the embedding tensors' bytes, cached
+    loading.py     a checkpoint (one file or shards) -> the five embedding tensors
     modules.py     Embedding, LayerNorm, BertEmbeddings: the modules that hold weights
     tokenizer.py   text -> token ids
     cli.py         the `bertemb` command

@@ -10,7 +10,9 @@ its default threads. The floor is a bare np.take of the same word rows into a pr
 output, on the same threads as ours: the cost of touching the memory at all.
 Also: peak extra memory per call (tracemalloc); the backward pass (vjp) against PyTorch
 autograd and the ways to do its scatter-add in NumPy; load time and peak RSS growth of
-from_pretrained on a full-size bert-base checkpoint; the import time of bertemb_np.
+from_pretrained on a full-size bert-base checkpoint; bytes and time of partial vs whole-file
+loads of bert-base and bert-large sized checkpoints from a fake Hub on 127.0.0.1; the import
+time of bertemb_np.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +35,9 @@ import numpy as np
 import bertemb_np as be
 from bertemb_np import fast
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from fake_hub import FakeHub, write_bert_checkpoint  # noqa: E402  (the tests' fake Hub and checkpoints)
+
 try:
     import torch
     from transformers import BertConfig as TorchBertConfig
@@ -44,6 +50,7 @@ CASES = [(1, 7), (32, 128), (8, 512), (256, 128)]
 BACKWARD_CASES = [(32, 128), (256, 128)]
 BERT_BASE = be.BertConfig()  # V=30522, H=768, P=512, T=2, eps=1e-12
 EQUAL = 2e-6
+BENCH_FOLDER = Path(tempfile.gettempdir()) / "bertemb-bench"  # full-size checkpoints, written once
 # In each round, each implementation runs untimed for this long before its timed call:
 # PyTorch's OpenMP threads (libgomp) keep spinning for ~10 ms after each parallel region, and on
 # 2 cores they would steal a core from whichever run came next. A pause does not do: idle or
@@ -210,45 +217,6 @@ def extra_memory(run, output_bytes: int) -> float:
     return (peak - output_bytes) / output_bytes
 
 
-def write_bert_base_checkpoint(folder: Path) -> Path:
-    """A full-size BertForPreTraining model.safetensors with bert-base-uncased's names, random weights."""
-    from safetensors.numpy import save_file  # a test dependency, used here to write the file
-
-    if (folder / "model.safetensors").exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    c = BERT_BASE
-    H, I, V = c.hidden_size, 4 * c.hidden_size, c.vocab_size
-    shapes = {
-        "bert.embeddings.word_embeddings.weight": (V, H),
-        "bert.embeddings.position_embeddings.weight": (c.max_position_embeddings, H),
-        "bert.embeddings.token_type_embeddings.weight": (c.type_vocab_size, H),
-        "bert.embeddings.LayerNorm.gamma": (H,), "bert.embeddings.LayerNorm.beta": (H,),
-        "bert.pooler.dense.weight": (H, H), "bert.pooler.dense.bias": (H,),
-        "cls.predictions.bias": (V,), "cls.predictions.transform.dense.weight": (H, H),
-        "cls.predictions.transform.dense.bias": (H,), "cls.predictions.transform.LayerNorm.gamma": (H,),
-        "cls.predictions.transform.LayerNorm.beta": (H,), "cls.seq_relationship.weight": (2, H),
-        "cls.seq_relationship.bias": (2,),
-    }
-    for i in range(12):
-        layer = f"bert.encoder.layer.{i}."
-        for part in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
-            shapes.update({layer + part + ".weight": (H, H), layer + part + ".bias": (H,)})
-        shapes.update({layer + "intermediate.dense.weight": (I, H), layer + "intermediate.dense.bias": (I,),
-                       layer + "output.dense.weight": (H, I), layer + "output.dense.bias": (H,)})
-        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
-            shapes.update({layer + norm + ".gamma": (H,), layer + norm + ".beta": (H,)})
-    rng = np.random.default_rng(2)
-    save_file({name: rng.normal(0, 0.02, shape).astype(np.float32) for name, shape in shapes.items()},
-              str(folder / "model.safetensors"), metadata={"format": "pt"})
-    config = {"model_type": "bert", "architectures": ["BertForPreTraining"], "vocab_size": V, "hidden_size": H,
-              "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": I,
-              "max_position_embeddings": c.max_position_embeddings, "type_vocab_size": c.type_vocab_size,
-              "layer_norm_eps": c.layer_norm_eps, "pad_token_id": 0}
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
-
-
 LOAD_PROBE = """
 import json, sys, time
 import bertemb_np as be
@@ -267,7 +235,7 @@ print(json.dumps({"seconds": seconds, "rss_growth": grown, "tables": tables}))
 
 
 def bench_load(runs: int) -> dict:
-    folder = write_bert_base_checkpoint(Path(tempfile.gettempdir()) / "bertemb-bench-bert-base")
+    folder = write_bert_checkpoint(BENCH_FOLDER / "bert-base")
     probes = [json.loads(subprocess.run([sys.executable, "-c", LOAD_PROBE, str(folder)], check=True,
                                         capture_output=True, text=True).stdout) for _ in range(runs)]
     result = {"file_bytes": (folder / "model.safetensors").stat().st_size,
@@ -282,6 +250,38 @@ def bench_load(runs: int) -> dict:
             times.append(time.perf_counter() - start)
         result["transformers_ms"] = median_ms(times)
     return result
+
+
+HUB_PROBE = """
+import json, sys, time
+import bertemb_np as be
+start = time.perf_counter()
+be.BertEmbeddings.from_pretrained(sys.argv[1], partial=sys.argv[2] == "partial")
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+
+def bench_hub(runs: int) -> list[dict]:
+    """Partial vs whole-file loads from the fake Hub on 127.0.0.1, each in a new process with empty caches."""
+    rows = []
+    for name, hidden, layers in (("bert-base", 768, 12), ("bert-large", 1024, 24)):
+        folder = write_bert_checkpoint(BENCH_FOLDER / name, hidden=hidden, layers=layers)
+        with FakeHub({f"bench/{name}": folder}) as hub:
+            for mode in ("partial", "whole"):
+                seconds, sent = [], []
+                for _ in range(runs):
+                    caches = Path(tempfile.mkdtemp(prefix="bertemb-bench-cache-"))
+                    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(caches / "hf"),
+                           "BERTEMB_CACHE": str(caches / "bertemb"), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+                    before = hub.total_sent
+                    probe = subprocess.run([sys.executable, "-c", HUB_PROBE, f"bench/{name}", mode], env=env,
+                                           check=True, capture_output=True, text=True)
+                    seconds.append(json.loads(probe.stdout)["seconds"])
+                    sent.append(hub.total_sent - before)
+                    shutil.rmtree(caches)
+                rows.append({"model": name, "mode": mode, "file_bytes": (folder / "model.safetensors").stat().st_size,
+                             "bytes": statistics.median(sent), "ms": statistics.median(seconds) * 1e3})
+    return rows
 
 
 IMPORT_PROBE = """
@@ -300,7 +300,8 @@ def bench_import(runs: int) -> dict:
     return {"import_ms_over_numpy": statistics.median(extra) * 1e3}
 
 
-def print_report(forward: list[dict], backward: list[dict], scatter: list[dict], load: dict, imported: dict) -> None:
+def print_report(forward: list[dict], backward: list[dict], scatter: list[dict], load: dict, hub: list[dict],
+                 imported: dict) -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
                                         if torch is not None else ", torch not installed")
@@ -333,6 +334,11 @@ def print_report(forward: list[dict], backward: list[dict], scatter: list[dict],
           f"{load['rss_growth_over_tables']:.2f}x the tables' bytes")
     if "transformers_ms" in load:
         print(f"  transformers BertModel.from_pretrained: {load['transformers_ms']:.0f} ms")
+    print("\nfrom the fake Hub on 127.0.0.1 (real huggingface_hub client, empty caches), medians:\n")
+    print("| checkpoint | file MB | load | MB transferred | ms |")
+    print("|---|---|---|---|---|")
+    for r in hub:
+        print(f"| {r['model']} | {r['file_bytes'] / 1e6:.0f} | {r['mode']} | {r['bytes'] / 1e6:.1f} | {r['ms']:.0f} |")
     print(f"\nimport bertemb_np after numpy: {imported['import_ms_over_numpy']:.1f} ms")
 
 
@@ -341,7 +347,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds per case (default 30)")
     args = parser.parse_args()
     print_report(bench_forward(args.rounds), bench_backward(args.rounds), bench_scatter_add(max(3, args.rounds // 6)),
-                 bench_load(5), bench_import(7))
+                 bench_load(5), bench_hub(3), bench_import(7))
 
 
 if __name__ == "__main__":
