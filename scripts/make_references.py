@@ -3,6 +3,7 @@
 This is the only code in the project that imports torch and transformers. It writes, under
 tests/fixtures/ (committed):
 - tiny-*/config.json + model.safetensors: small random BERTs in the real checkpoint layouts
+  (and a small WordPiece tokenizer.json for tiny-model-eps5)
   (bert-base-uncased's `bert.` prefix with LayerNorm gamma/beta and `cls.*` heads; MiniLM's
   bare `embeddings.*` with a stale int64 position_ids buffer; a float16 file);
 - references/<model>.npz: inputs and transformers' BertEmbeddings outputs, in float32 and
@@ -177,6 +178,30 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
             "sha256": sha256(folder / "model.safetensors"), "cases": described}
 
 
+TINY_WORDS = ("we lived above the clouds i am a man went to store he bought milk dog and is this question "
+              "yes it position embeddings tell model where each token stands because attention on its own does "
+              "not see order . , ! ?").split()
+
+
+def make_tiny_tokenizer(folder: Path, vocab_size: int, pad_id: int) -> None:
+    """A WordPiece tokenizer.json over a small vocabulary, for the tiny model's study-tool tests;
+    saved with padding switched on, as all-MiniLM-L6-v2's is, which bertemb_np must switch off."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    specials = ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = [w for w in dict.fromkeys(TINY_WORDS)][: vocab_size - len(specials) - 1]
+    vocab = specials + words
+    vocab.insert(pad_id, "[PAD]")
+    tokenizer = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]", length=16)
+    tokenizer.save(str(folder / "tokenizer.json"))
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -247,6 +272,8 @@ def main() -> None:
     models = {}
     for seed, (name, (fields, layout, dtype)) in enumerate(TINY_MODELS.items()):
         models[name] = make_tiny(name, fields, layout, dtype, seed)
+    eps5 = TINY_MODELS["tiny-model-eps5"][0]
+    make_tiny_tokenizer(FIXTURES / "tiny-model-eps5", eps5["vocab_size"], eps5["pad_token_id"])
     models["minilm"] = make_minilm()
     manifest = {
         "format_version": FORMAT_VERSION,

@@ -39,7 +39,7 @@ def test_embed_missing_model_is_a_one_line_error(capsys):
     assert capsys.readouterr().err.strip() == "bertemb: error: model folder ./no-such-model does not exist"
 
 
-def test_help_lists_subcommands():
+def test_help_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "bertemb_np.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "embed" in result.stdout
 

@@ -1,0 +1,119 @@
+"""The study tools: `bertemb plot` and `bertemb explain`, run on the tiny model (Agg backend).
+
+The numbers behind each figure and each table are checked against a direct NumPy computation
+from the weights (within 1e-12 in float64, 1e-5 for float32 outputs), not the formatting.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+import bertemb_np as be
+from bertemb_np import plots
+from bertemb_np.cli import main
+from conftest import FIXTURES
+
+TINY = FIXTURES / "tiny-model-eps5"  # V=61, H=24, P=20, T=3, with a small WordPiece tokenizer.json
+TEXT = "we lived above the clouds, the dog"
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_plot_writes_four_pngs_whose_numbers_match_numpy(tmp_path, capsys):
+    out = tmp_path / "figures"
+    assert main(["plot", "--out", str(out), "--model", str(TINY), "--text", TEXT, "--sinusoid", "--dims", "3"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("position_similarity", "position_dimensions", "component_norms", "token_types"):
+        assert png_size(out / f"{name}.png") == plots.FIGURE_PIXELS, name
+        assert f"{name}.png ({plots.FIGURE_PIXELS[0]}x{plots.FIGURE_PIXELS[1]})" in printed
+    emb = be.BertEmbeddings.from_pretrained(TINY)
+    position = emb.position_embeddings.weight.astype(np.float64)
+    with np.load(out / "figures.npz") as numbers:
+        direct = np.array([[a @ b / np.sqrt((a @ a) * (b @ b)) for b in position] for a in position])
+        np.testing.assert_allclose(numbers["similarity"], direct, atol=1e-12)
+        by_offset = [np.mean([direct[i, i + d] for i in range(20 - d)]) for d in range(20)]
+        np.testing.assert_allclose(numbers["similarity_by_offset"], by_offset, atol=1e-12)
+        assert numbers["band_width"] == next((d for d, s in enumerate(by_offset) if s < 0.5), 20)
+        assert list(numbers["top_dimensions"]) == list(np.argsort(-position.var(axis=0))[:3])
+        ids = be.Tokenizer.from_pretrained(TINY).encode(TEXT)[0]
+        w = emb.word_embeddings.weight[ids]
+        p = emb.position_embeddings.weight[: len(ids)]
+        t = emb.token_type_embeddings.weight[np.zeros(len(ids), int)]
+        for key, vectors in (("word", w), ("position", p), ("token_type", t), ("sum", w + t + p)):
+            np.testing.assert_allclose(numbers[f"norms_{key}"], np.sqrt((vectors.astype(np.float64) ** 2).sum(1)),
+                                       rtol=1e-6, err_msg=key)
+        np.testing.assert_allclose(numbers["norms_layer_norm"], np.linalg.norm(emb(ids[None])[0], axis=1), rtol=1e-5)
+        types = emb.token_type_embeddings.weight
+        np.testing.assert_array_equal(numbers["type_difference"], types[1] - types[0])
+        np.testing.assert_allclose(numbers["mean_position_norm"], np.linalg.norm(position, axis=1).mean(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--text", "   "], "the text is empty"),
+    (["--text", ""], "the text is empty"),
+])
+def test_plot_refuses_an_empty_sentence(tmp_path, capsys, args, message):
+    assert main(["plot", "--out", str(tmp_path), "--model", str(TINY), *args]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_plot_refuses_a_model_without_position_embeddings(tmp_path, capsys):
+    folder = tmp_path / "no-positions"
+    shutil.copytree(TINY, folder)
+    tensors = load_file(folder / "model.safetensors")
+    del tensors["embeddings.position_embeddings.weight"]
+    save_file(tensors, folder / "model.safetensors")
+    assert main(["plot", "--out", str(tmp_path / "out"), "--model", str(folder)]) == 1
+    assert "missing tensor position_embeddings.weight" in capsys.readouterr().err
+
+
+def test_explain_json_numbers_match_the_library(capsys):
+    assert main(["explain", TEXT, "--pair", "he bought milk", "--model", str(TINY), "--json"]) == 0
+    walk = json.loads(capsys.readouterr().out)
+    tok, emb = be.Tokenizer.from_pretrained(TINY), be.BertEmbeddings.from_pretrained(TINY)
+    enc = tok(TEXT, "he bought milk")
+    ids, types = enc["input_ids"][0], enc["token_type_ids"][0]
+    out = emb(enc["input_ids"], token_type_ids=enc["token_type_ids"])[0]
+    total = (emb.word_embeddings.weight[ids] + emb.token_type_embeddings.weight[types]
+             + emb.position_embeddings.weight[: len(ids)])
+    assert [r["id"] for r in walk["tokens"]] == ids.tolist()
+    assert [r["type"] for r in walk["tokens"]] == types.tolist() and 1 in types
+    assert [r["token"] for r in walk["tokens"]] == tok.convert_ids_to_tokens(ids)
+    for p, r in enumerate(walk["tokens"]):
+        assert r["position"] == p
+        assert r["word_norm"] == pytest.approx(np.linalg.norm(emb.word_embeddings.weight[ids[p]]), rel=1e-6)
+        assert r["position_norm"] == pytest.approx(np.linalg.norm(emb.position_embeddings.weight[p]), rel=1e-6)
+        assert r["type_norm"] == pytest.approx(np.linalg.norm(emb.token_type_embeddings.weight[types[p]]), rel=1e-6)
+        assert r["sum_mean"] == pytest.approx(total[p].mean(), abs=1e-6)
+        assert r["sum_std"] == pytest.approx(total[p].std(), rel=1e-5)
+        assert r["output_norm"] == pytest.approx(np.linalg.norm(out[p]), rel=1e-5)
+    assert walk["max_abs_diff_module_vs_by_hand"] <= 1e-5  # float32 rounding: the hot path adds in another order
+    the = tok.convert_ids_to_tokens(ids).index("the")
+    repeat = next(r for r in walk["repeats"] if r["id"] == ids[the])
+    assert repeat["positions"] == np.flatnonzero(ids == ids[the]).tolist() and len(repeat["positions"]) == 2
+    assert walk["shapes"]["LayerNorm(sum)"] == [1, len(ids), 24]
+
+
+def test_explain_reads_in_80_columns(capsys):
+    assert main(["explain", TEXT, "--model", str(TINY)]) == 0
+    printed = capsys.readouterr().out
+    assert "max |diff|" in printed and "the same word row each time" in printed
+    assert max(len(line) for line in printed.splitlines()) <= 80
+
+
+def test_help_lists_every_subcommand_with_one_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    for command in ("embed", "plot", "explain"):
+        assert sum(line.strip().startswith(command) for line in printed.splitlines()) == 1
