@@ -12,6 +12,8 @@ Layout, one job per file, each importing only the ones above it:
     loading.py     a checkpoint (one file or shards) -> the five embedding tensors
     modules.py     Embedding, LayerNorm, BertEmbeddings: the modules that hold weights
     tokenizer.py   text -> token ids
+    study.py       the numbers behind the study tools
+    plots.py       their figures (matplotlib, optional)
     cli.py         the `bertemb` command
 """
 

@@ -11,8 +11,8 @@ output, on the same threads as ours: the cost of touching the memory at all.
 Also: peak extra memory per call (tracemalloc); the backward pass (vjp) against PyTorch
 autograd and the ways to do its scatter-add in NumPy; load time and peak RSS growth of
 from_pretrained on a full-size bert-base checkpoint; bytes and time of partial vs whole-file
-loads of bert-base and bert-large sized checkpoints from a fake Hub on 127.0.0.1; the import
-time of bertemb_np.
+loads of bert-base and bert-large sized checkpoints from a fake Hub on 127.0.0.1; the time to
+draw the 512x512 position similarity figure; the import time of bertemb_np.
 """
 
 from __future__ import annotations
@@ -284,6 +284,29 @@ def bench_hub(runs: int) -> list[dict]:
     return rows
 
 
+PLOT_PROBE = """
+import sys, tempfile, time
+from pathlib import Path
+import numpy as np
+start = time.perf_counter()
+from bertemb_np import plots, study
+position = np.random.default_rng(0).normal(0, 0.05, (512, 768)).astype(np.float32)  # bert-base's shape
+similarity = study.position_similarity(position)
+plots.position_similarity(similarity, study.band_width(similarity)[1], Path(tempfile.mkdtemp()) / "s.png")
+print(time.perf_counter() - start)
+"""
+
+
+def bench_plot(runs: int) -> float | None:
+    """Seconds to compute and render the 512x512 position similarity figure, matplotlib's import included."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return None
+    return statistics.median(float(subprocess.run([sys.executable, "-c", PLOT_PROBE], check=True, capture_output=True,
+                                                  text=True).stdout) for _ in range(runs))
+
+
 IMPORT_PROBE = """
 import time
 start = time.perf_counter()
@@ -301,7 +324,7 @@ def bench_import(runs: int) -> dict:
 
 
 def print_report(forward: list[dict], backward: list[dict], scatter: list[dict], load: dict, hub: list[dict],
-                 imported: dict) -> None:
+                 plot_seconds: float | None, imported: dict) -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
                                         if torch is not None else ", torch not installed")
@@ -339,6 +362,9 @@ def print_report(forward: list[dict], backward: list[dict], scatter: list[dict],
     print("|---|---|---|---|---|")
     for r in hub:
         print(f"| {r['model']} | {r['file_bytes'] / 1e6:.0f} | {r['mode']} | {r['bytes'] / 1e6:.1f} | {r['ms']:.0f} |")
+    if plot_seconds is not None:
+        print(f"\nplot: the 512x512 position similarity figure (bert-base shapes), computed and rendered "
+              f"in a new process, matplotlib's import included: {plot_seconds:.2f} s")
     print(f"\nimport bertemb_np after numpy: {imported['import_ms_over_numpy']:.1f} ms")
 
 
@@ -347,7 +373,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds per case (default 30)")
     args = parser.parse_args()
     print_report(bench_forward(args.rounds), bench_backward(args.rounds), bench_scatter_add(max(3, args.rounds // 6)),
-                 bench_load(5), bench_hub(3), bench_import(7))
+                 bench_load(5), bench_hub(3), bench_plot(3), bench_import(7))
 
 
 if __name__ == "__main__":
