@@ -66,18 +66,22 @@ def exists(model: str | os.PathLike, filename: str, *, revision: str | None = No
 def download(repo_id: str, filename: str, *, revision: str | None, required: bool) -> Path | None:
     """hf_hub_download, with errors that name the repo, the revision and the file."""
     import huggingface_hub
-    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
 
     where = f"hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     try:
         return Path(huggingface_hub.hf_hub_download(repo_id, filename, revision=revision))
+    except LocalEntryNotFoundError as e:  # not cached, and the Hub not asked (offline) or not reachable
+        if not required:
+            return None
+        why = ("HF_HUB_OFFLINE is set" if huggingface_hub.constants.HF_HUB_OFFLINE
+               else "the Hub could not be reached")
+        raise FileNotFoundError(f"{filename} of {where} is not in the local cache, and {why}") from e
     except EntryNotFoundError as e:
         if not required:
             return None
-        hint = (" (HF_HUB_OFFLINE is set and it is not in the local cache)"
-                if huggingface_hub.constants.HF_HUB_OFFLINE else "")
-        raise FileNotFoundError(f"{filename} not found in {where}{hint}: {first_line(e)}") from e
+        raise FileNotFoundError(f"{filename} not found in {where}: {first_line(e)}") from e
     except (RepositoryNotFoundError, RevisionNotFoundError) as e:
         raise FileNotFoundError(f"{where} not found (looking for {filename}): {first_line(e)}") from e
     except HFValidationError as e:
