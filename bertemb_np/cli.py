@@ -36,6 +36,8 @@ def model_options() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"local folder or Hugging Face Hub repo id (default: {DEFAULT_MODEL})")
     parser.add_argument("--revision", help="hub branch, tag or commit (hub ids only)")
+    parser.add_argument("--whole-file", action="store_true",
+                        help="from the Hub, download whole checkpoint files, not only the embedding bytes")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                         help="compute dtype; float64 is the exact study mode (default: float32)")
     return parser
@@ -70,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load(args) -> tuple[Tokenizer, BertEmbeddings]:
     tok = Tokenizer.from_pretrained(args.model, revision=args.revision)
-    emb = BertEmbeddings.from_pretrained(args.model, revision=args.revision, dtype=np.dtype(args.dtype))
+    emb = BertEmbeddings.from_pretrained(args.model, revision=args.revision, partial=not args.whole_file,
+                                         dtype=np.dtype(args.dtype))
     return tok, emb
 
 

@@ -1,7 +1,8 @@
 """The modules that hold weights: Embedding, LayerNorm and BertEmbeddings.
 
-Each one checks its input, then calls the pure math of `functional.py`. Names and call
-signatures follow transformers, so that `emb.word_embeddings.weight` here is
+Each one checks its input, then calls the pure math of `functional.py`; BertEmbeddings runs the
+same math through the hot path of `fast.py` and keeps the plain version as `reference()`.
+Names and call signatures follow transformers, so that `emb.word_embeddings.weight` here is
 `model.embeddings.word_embeddings.weight` there.
 
 Reference: transformers v5.24.0, src/transformers/models/bert/modeling_bert.py, lines 54-109
