@@ -1,4 +1,4 @@
-"""The figures of `bertemb plot`, drawn with matplotlib (the optional extra: pip install 'bertemb-np[plot]').
+"""The figures of `bertemb plot`, drawn with matplotlib (the optional extra [plot]).
 
 Each function draws one figure from numbers computed by study.py and writes it as a PNG of
 FIGURE_PIXELS. matplotlib is imported when a figure is drawn, with the Agg backend (no screen).
@@ -20,7 +20,7 @@ def new_figure(title: str, columns: int = 1):
     try:
         import matplotlib
     except ImportError as e:
-        raise ImportError("bertemb plot needs matplotlib: pip install 'bertemb-np[plot]'") from e
+        raise ImportError("bertemb plot needs matplotlib: pip install matplotlib (the [plot] extra)") from e
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
