@@ -76,17 +76,24 @@ def embed_layer_norm(word_weight: np.ndarray, input_ids: np.ndarray | None, inpu
     return out
 
 
-def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> None:
-    """LayerNorm of each row of the block x [b, H], in place; the same math as functional.layer_norm."""
+def standardize_rows(x: np.ndarray, eps: float, out: np.ndarray) -> np.ndarray:
+    """out = x_hat = (x - mean(x)) / sigma for each row of the block x [b, H] (out may be x);
+    returns sigma = sqrt(var(x) + eps) [b], with the biased variance."""
     inv_h = x.dtype.type(1.0 / x.shape[1])
     mean = np.einsum("ij->i", x)  # [b]: row sums (einsum sums each row the same way in any block)
     mean *= inv_h
-    np.subtract(x, mean[:, None], out=x)  # centre
-    std = np.einsum("ij,ij->i", x, x)  # [b]: sum of squares of the centred row
-    std *= inv_h  # biased variance
-    std += x.dtype.type(eps)
-    np.sqrt(std, out=std)
-    np.divide(x, std[:, None], out=x)
+    np.subtract(x, mean[:, None], out=out)  # centre
+    sigma = np.einsum("ij,ij->i", out, out)  # [b]: sum of squares of the centred row
+    sigma *= inv_h  # biased variance
+    sigma += x.dtype.type(eps)
+    np.sqrt(sigma, out=sigma)
+    np.divide(out, sigma[:, None], out=out)
+    return sigma
+
+
+def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> None:
+    """LayerNorm of each row of the block x [b, H], in place; the same math as functional.layer_norm."""
+    standardize_rows(x, eps, out=x)
     np.multiply(x, weight, out=x)
     np.add(x, bias, out=x)
 
@@ -111,12 +118,7 @@ def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps
         for lo in range(start, stop, block_rows):
             hi = min(lo + block_rows, stop)
             xh, gb, dy, dx = x_hat[: hi - lo], g[: hi - lo], grad[lo:hi], grad_x[lo:hi]
-            mean = np.einsum("ij->i", x[lo:hi]) * inv_h  # [b]
-            np.subtract(x[lo:hi], mean[:, None], out=xh)
-            sigma = np.einsum("ij,ij->i", xh, xh) * inv_h  # [b], biased variance
-            sigma += x.dtype.type(eps)
-            np.sqrt(sigma, out=sigma)
-            np.divide(xh, sigma[:, None], out=xh)  # x_hat
+            sigma = standardize_rows(x[lo:hi], eps, out=xh)  # xh = x_hat
             np.add.reduce(dy, axis=0, out=partial[1, lo // block_rows])  # dbias, this block
             np.multiply(dy, xh, out=gb)
             np.add.reduce(gb, axis=0, out=partial[0, lo // block_rows])  # dweight, this block

@@ -59,13 +59,17 @@ def sinusoids_to_compare(positions: int, width: int, k: int) -> np.ndarray:
     return encoding[:, [2 * i for i in picked]]
 
 
+def terms(emb: BertEmbeddings, input_ids: np.ndarray, token_type_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For one sequence [L]: the word, position and token-type rows and their sum, each [L, H]."""
+    word = emb.word_embeddings(input_ids)  # [L, H]
+    position = emb.position_embeddings(np.arange(len(input_ids)))  # [L, H]
+    token_type = emb.token_type_embeddings(token_type_ids)  # [L, H]
+    return word, position, token_type, word + token_type + position  # the sum in transformers' order
+
+
 def component_norms(emb: BertEmbeddings, input_ids: np.ndarray, token_type_ids: np.ndarray) -> dict[str, np.ndarray]:
     """For one sequence [L]: the norm per token of each term of the sum, of the sum, and after LayerNorm."""
-    L = len(input_ids)
-    word = emb.word_embeddings(input_ids)  # [L, H]
-    position = emb.position_embeddings(np.arange(L))  # [L, H]
-    token_type = emb.token_type_embeddings(token_type_ids)  # [L, H]
-    total = word + token_type + position  # [L, H]
+    word, position, token_type, total = terms(emb, input_ids, token_type_ids)
     return {"word": np.linalg.norm(word, axis=1), "position": np.linalg.norm(position, axis=1),
             "token_type": np.linalg.norm(token_type, axis=1), "sum": np.linalg.norm(total, axis=1),
             "layer_norm": np.linalg.norm(emb.LayerNorm(total), axis=1)}
@@ -85,10 +89,7 @@ def token_type_contrast(emb: BertEmbeddings) -> dict[str, np.ndarray | float]:
 def walk_through(emb: BertEmbeddings, tokens: list[str], input_ids: np.ndarray, token_type_ids: np.ndarray) -> dict:
     """Everything `bertemb explain` shows about one input [L], as plain data (what --json prints)."""
     L, H = len(input_ids), emb.config.hidden_size
-    word = emb.word_embeddings(input_ids)  # [L, H]
-    position = emb.position_embeddings(np.arange(L))  # [L, H]
-    token_type = emb.token_type_embeddings(token_type_ids)  # [L, H]
-    total = word + token_type + position  # [L, H], transformers' order
+    word, position, token_type, total = terms(emb, input_ids, token_type_ids)  # [L, H] each
     by_hand = emb.LayerNorm(total)  # [L, H]
     module = emb(input_ids[None], token_type_ids=token_type_ids[None])[0]  # [L, H]
     rows = [{"token": token, "id": int(i), "position": p, "type": int(t),
