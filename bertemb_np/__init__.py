@@ -1,26 +1,36 @@
-"""bertemb_np: BERT's embedding layer in NumPy, on real pretrained weights.
+"""bertemb_np: the embedding layer of BERT and its family in NumPy, on real pretrained weights.
 
     E = LayerNorm(word[input_ids] + token_type[token_type_ids] + position[position_ids])
 
+and the family's variations of it (RoBERTa, DistilBERT, MPNet, ALBERT, ELECTRA, DeBERTa,
+ModernBERT, NomicBERT, GTE), each described as data in specs.py.
+
 Layout, one job per file, each importing only the ones above it:
-    functional.py  the math, pure functions (embedding, layer_norm)
-    fast.py        the same math fused for speed: blocked, in place, on threads
-    config.py      BertConfig, the frozen fields of config.json
+    functional.py  the math, pure functions (embedding, layer_norm, position rules, ...)
+    fast.py        the same math fused for speed: folded tables, blocked, in place, on threads
+    specs.py       the family as data: one spec per model type, and the registry
+    config.py      EmbeddingConfig (BertConfig), the frozen fields of config.json, read via the spec
+    checks.py      checking ids, weights and the arguments of a forward pass
     safetensors_io.py  the safetensors file format, read and written with NumPy
     sources.py     where files come from: a local folder or the Hugging Face Hub
     hub.py         from the Hub, only the embedding tensors' bytes, cached
-    loading.py     a checkpoint (one file or shards) -> the five embedding tensors
-    modules.py     Embedding, LayerNorm, BertEmbeddings: the modules that hold weights
+    loading.py     a checkpoint (one file or shards) -> the embedding layer's tensors
+    modules.py     Embedding, LayerNorm, Linear and the family's embedding layers: what holds weights
     tokenizer.py   text -> token ids
     study.py       the numbers behind the study tools
     plots.py       their figures (matplotlib, optional)
     cli.py         the `bertemb` command
 """
 
-from .config import BertConfig
+from .config import BertConfig, EmbeddingConfig
 from .functional import embedding, layer_norm
-from .modules import BertEmbeddings, Embedding, LayerNorm
+from .modules import (AlbertEmbeddings, AutoEmbeddings, BertEmbeddings, DebertaV2Embeddings, DistilBertEmbeddings,
+                      ElectraEmbeddings, Embedding, Embeddings, GteEmbeddings, LayerNorm, Linear, ModernBertEmbeddings,
+                      MPNetEmbeddings, NomicBertEmbeddings, RobertaEmbeddings)
 from .tokenizer import Tokenizer
 
-__all__ = ["BertConfig", "BertEmbeddings", "Embedding", "LayerNorm", "Tokenizer", "embedding", "layer_norm"]
+__all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertConfig", "BertEmbeddings", "DebertaV2Embeddings",
+           "DistilBertEmbeddings", "ElectraEmbeddings", "Embedding", "EmbeddingConfig", "Embeddings",
+           "GteEmbeddings", "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings",
+           "NomicBertEmbeddings", "RobertaEmbeddings", "Tokenizer", "embedding", "layer_norm"]
 __version__ = "0.1.0"

@@ -1,7 +1,8 @@
-"""The embedding layer's configuration, read from a checkpoint's config.json.
+"""The embedding layer's configuration, read from a checkpoint's config.json through its family's spec.
 
-Reference: transformers' `BertConfig` (configuration_bert.py, v5.24.0). A field that
-config.json leaves out takes BertConfig's default, exactly as transformers would.
+Reference: transformers' `BertConfig` (configuration_bert.py, v5.24.0) and each family's config
+class. The family's spec (specs.py) says under which names config.json keeps each field and
+what transformers assumes when it is missing; a real file's values always win.
 """
 
 from __future__ import annotations
@@ -12,44 +13,76 @@ import math
 import os
 from dataclasses import dataclass
 
-__all__ = ["BertConfig"]
+from .specs import FamilySpec, spec_for_architectures, spec_for_model_type
+
+__all__ = ["BertConfig", "EmbeddingConfig"]
+
+
+def integer_at_least(value, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 @dataclass(frozen=True)
-class BertConfig:
-    """The fields of config.json that the embedding layer uses, with why each one matters."""
+class EmbeddingConfig:
+    """The fields of config.json that the embedding layer uses, with why each one matters.
 
-    vocab_size: int = 30522  # rows of word_embeddings: one per WordPiece token id
-    hidden_size: int = 768  # H, the width of every embedding row and of the output
-    max_position_embeddings: int = 512  # rows of position_embeddings: the longest input
-    type_vocab_size: int = 2  # rows of token_type_embeddings: sentence A, sentence B
-    layer_norm_eps: float = 1e-12  # added to the variance inside the sqrt; 1e-12 for BERT, 1e-5 elsewhere
-    pad_token_id: int | None = 0  # padding_idx of word_embeddings: its row gets no gradient in training
-    hidden_dropout_prob: float = 0.1  # dropout after LayerNorm; used only in training, never at inference
-    position_embedding_type: str = "absolute"  # only learned absolute positions are implemented
-    model_type: str = "bert"  # RoBERTa, ELECTRA, ... number their positions differently: refused
+    The defaults are BERT's; `from_json_file` fills them for any family of specs.py.
+    """
+
+    vocab_size: int = 30522  # rows of word_embeddings: one per token id
+    hidden_size: int = 768  # H, the encoder's width: the output's, unless E differs (below)
+    max_position_embeddings: int = 512  # rows of position_embeddings: bounds the input length
+    type_vocab_size: int = 2  # rows of token_type_embeddings: sentence A, B; 0: no such table
+    layer_norm_eps: float = 1e-12  # added to the variance inside the sqrt (1e-5 RoBERTa, 1e-7 DeBERTa)
+    pad_token_id: int | None = 0  # padding_idx: its rows get no gradient; RoBERTa counts positions past it
+    hidden_dropout_prob: float = 0.1  # dropout after LayerNorm, in training only
+    position_embedding_type: str = "absolute"  # the spec maps it to a position rule, or to none
+    model_type: str = "bert"  # which family's spec (specs.py) this layer follows
+    embedding_size: int | None = None  # E, the tables' width, when not H (ALBERT, ELECTRA, DeBERTa)
+    layer_norm_bias: bool = True  # ModernBERT's LayerNorm has no bias
+    sinusoidal_pos_embds: bool = False  # DistilBERT: without a stored table, the sin/cos formula's
 
     def __post_init__(self):
+        spec = self.spec  # raises for a model_type outside the family
         for name in ("vocab_size", "hidden_size", "max_position_embeddings", "type_vocab_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"config field {name} must be a positive integer, got {value!r}")
+            low = 0 if name == "type_vocab_size" else 1  # 0 token types: no such table
+            if not integer_at_least(getattr(self, name), low):
+                raise ValueError(f"config field {name} must be an integer >= {low}, "
+                                 f"got {getattr(self, name)!r}")
+        if not integer_at_least(self.E, 1):
+            raise ValueError(f"config field embedding_size must be a positive integer, got {self.E!r}")
         eps = self.layer_norm_eps
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (eps >= 0 and math.isfinite(eps)):
             raise ValueError(f"config field layer_norm_eps must be a finite number >= 0, got {eps!r}")
-        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(f"config field pad_token_id={self.pad_token_id} is not a row of the "
+        pad = self.pad_token_id
+        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int)):
+            raise ValueError(f"config field pad_token_id must be an integer or null, got {pad!r}")
+        if pad is not None and not 0 <= pad < self.vocab_size:
+            raise ValueError(f"config field pad_token_id={pad} is not a row of the "
                              f"{self.vocab_size}-row word_embeddings")
-        if self.model_type != "bert":
-            raise ValueError(f"model_type {self.model_type!r} is not supported: only BERT's embedding "
-                             f"layer (model_type 'bert') is implemented")
-        if self.position_embedding_type != "absolute":
-            raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not supported: "
-                             f"only learned absolute positions ('absolute') are implemented")
+        p = self.hidden_dropout_prob
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"config field hidden_dropout_prob must be a number in [0, 1], got {p!r}")
+        if self.position_embedding_type not in spec.positions:
+            raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not supported for "
+                             f"model_type {self.model_type!r}: supported are "
+                             f"{', '.join(map(repr, spec.positions))}")
+        if spec.position_rule(self) == "from_padding" and pad is None:
+            raise ValueError(f"model_type {self.model_type!r} numbers positions after pad_token_id, "
+                             "but config.json has none")
+
+    @property
+    def spec(self) -> FamilySpec:
+        return spec_for_model_type(self.model_type)
+
+    @property
+    def E(self) -> int:
+        """The width of the tables: embedding_size if the family has one, else hidden_size."""
+        return self.hidden_size if self.embedding_size is None else self.embedding_size
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
-        """Read config.json. Fields the embedding layer does not use are ignored."""
+    def from_json_file(cls, path: str | os.PathLike) -> "EmbeddingConfig":
+        """Read config.json through its family's spec. Fields the layer does not use are ignored."""
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
@@ -57,19 +90,61 @@ class BertConfig:
             raise ValueError(f"{path} is not valid JSON: {e}") from e
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
-        known = {field.name for field in dataclasses.fields(cls)}
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from e
+            return cls.from_dict(data)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{path}: {e}") from e
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EmbeddingConfig":
+        """The config of a config.json's content: model_type (or, missing, architectures) picks the spec."""
+        if "model_type" in data:
+            if not isinstance(data["model_type"], str):
+                raise TypeError(f"model_type must be a string, got {data['model_type']!r}")
+            spec = spec_for_model_type(data["model_type"])
+            model_type = data["model_type"]
+        elif isinstance(data.get("architectures"), list):
+            spec = spec_for_architectures(data["architectures"])
+            model_type = spec.model_type
+        else:
+            raise ValueError("config.json has neither model_type nor architectures: cannot tell the model")
+        values = {}
+        for name, where in spec.fields.items():
+            value = next((data[key] for key in where.names if key in data), where.default)
+            if where.meaning is not None:
+                if value not in where.meaning:
+                    raise ValueError(f"config field {where.names[0]} must be one of "
+                                     f"{sorted(map(repr, where.meaning))}, got {value!r}")
+                value = where.meaning[value]
+            values[name] = value
+        return cls(model_type=model_type, **values)
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The shape of each weight of BertEmbeddings, by its name in our modules."""
-        V, H, P, T = self.vocab_size, self.hidden_size, self.max_position_embeddings, self.type_vocab_size
-        return {
-            "word_embeddings.weight": (V, H),
-            "position_embeddings.weight": (P, H),
-            "token_type_embeddings.weight": (T, H),
-            "LayerNorm.weight": (H,),
-            "LayerNorm.bias": (H,),
-        }
+        """The shape of each weight of the layer (projection for the encoder excepted), by our name."""
+        spec, V, H, E = self.spec, self.vocab_size, self.hidden_size, self.E
+        shapes = {f"{spec.word}.weight": (V, E)}
+        if spec.position_rule(self) is not None:
+            shapes["position_embeddings.weight"] = (self.max_position_embeddings, E)
+        if self.type_vocab_size > 0:
+            shapes["token_type_embeddings.weight"] = (self.type_vocab_size, E)
+        projection = spec.projection
+        if projection is not None and projection.where == "before_norm" and E != H:
+            shapes[f"{projection.name}.weight"] = (H, E)
+        width = H if projection is not None and projection.where == "before_norm" else E
+        shapes[f"{spec.norm}.weight"] = (width,)
+        if self.layer_norm_bias:
+            shapes[f"{spec.norm}.bias"] = (width,)
+        return shapes
+
+    def projection_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The encoder-input projection's weights (ALBERT, ELECTRA with E != H), else {}."""
+        projection = self.spec.projection
+        if projection is None or projection.where != "encoder_input" or self.E == self.hidden_size:
+            return {}
+        shapes = {f"{projection.name}.weight": (self.hidden_size, self.E)}
+        if projection.bias:
+            shapes[f"{projection.name}.bias"] = (self.hidden_size,)
+        return shapes
+
+
+BertConfig = EmbeddingConfig  # the name transformers gives BERT's; the defaults above are BERT's

@@ -4,9 +4,9 @@ It computes the same math as the readable version in `functional.py` (see
 `BertEmbeddings.reference`), and the tests hold the two within 2e-6 in float32 and 1e-12 in
 float64. What changes is only how the work is laid out, because the layer is memory-bound:
 
-1. Position and token-type rows are folded ahead of time into one table,
+1. Position and token-type rows are folded ahead of time into one table (AddedRows),
    table[type * P + position] = token_type[type] + position[position]   # [T * P, H]
-   so the sum is one gather-add instead of two.
+   so the sum is one gather-add instead of two (or none, for a family with neither).
 2. Rows are processed in blocks of BLOCK_ROWS (256 rows x 768 floats x 4 bytes = 768 KiB,
    which stays in a core's L2 cache) written straight into the output with `out=` ufuncs:
    no full-size temporary is ever made, only one [block, H] scratch buffer per thread.
@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "default_num_threads", "embed_layer_norm", "embedding_backward", "layer_norm_backward",
-           "position_type_table"]
+__all__ = ["BLOCK_ROWS", "AddedRows", "default_num_threads", "embed_layer_norm", "embedding_backward",
+           "layer_norm_backward"]
 
 BLOCK_ROWS = 256  # rows per block: small enough to stay in L2, large enough to amortize NumPy's call overhead
 NUM_THREADS_ENV = "BERTEMB_NUM_THREADS"
@@ -42,34 +42,70 @@ def default_num_threads() -> int:
     return int(value)
 
 
-def position_type_table(position_weight: np.ndarray, token_type_weight: np.ndarray) -> np.ndarray:
-    """table[t * P + p] = token_type_weight[t] + position_weight[p]: [P, H], [T, H] -> [T * P, H]."""
-    return (token_type_weight[:, None, :] + position_weight[None, :, :]).reshape(-1, position_weight.shape[1])
+class AddedRows:
+    """The rows added to every word row, position and token type, folded into one table:
+
+        table[type * P + position] = token_type[type] + position[position]   # [T * P, E]
+
+    Either table may be None (a family without it): then P = 1 or T = 1 and its ids are 0.
+    Made from the weight arrays given; the module makes a new one when a weight is replaced.
+    """
+
+    def __init__(self, position: np.ndarray | None, token_type: np.ndarray | None):
+        self.position, self.token_type = position, token_type
+        self.positions = 1 if position is None else len(position)  # P
+        if position is None and token_type is None:
+            self.table = None
+        elif token_type is None:
+            self.table = position
+        elif position is None:
+            self.table = token_type
+        else:
+            self.table = (token_type[:, None, :] + position[None, :, :]).reshape(-1, position.shape[1])
+
+    def ids(self, position_ids: np.ndarray | None, token_type_ids: np.ndarray | None,
+            shape: tuple[int, int]) -> np.ndarray | None:
+        """The table row of each of the B * L tokens (ids broadcastable to shape): -> [B * L]."""
+        if self.table is None:
+            return None
+        types = 0 if token_type_ids is None else token_type_ids * self.positions
+        positions = 0 if position_ids is None else position_ids
+        return np.broadcast_to(types + positions, shape).ravel()  # [B * L]
 
 
 def embed_layer_norm(word_weight: np.ndarray, input_ids: np.ndarray | None, inputs_embeds: np.ndarray | None,
-                     table: np.ndarray, table_ids: np.ndarray, ln_weight: np.ndarray, ln_bias: np.ndarray,
-                     eps: float, num_threads: int, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+                     table: np.ndarray | None, table_ids: np.ndarray | None, ln_weight: np.ndarray,
+                     ln_bias: np.ndarray | None, eps: float, num_threads: int, block_rows: int = BLOCK_ROWS,
+                     projection: np.ndarray | None = None) -> np.ndarray:
     """LayerNorm(word[input_ids] + table[table_ids]) for N rows: -> [N, H].
 
-    input_ids [N] (already checked to be in range) or inputs_embeds [N, H] gives the first term;
-    table_ids [N] picks the folded position + token-type row of each.
+    input_ids [N] (already checked to be in range) or inputs_embeds [N, E] gives the first term;
+    table_ids [N] picks the folded position + token-type row of each (no table: no second term).
+    projection [H, E] (DeBERTa's embed_proj) maps each summed row from E to H before the norm.
     """
-    n, h = len(table_ids), table.shape[1]
-    out = np.empty((n, h), dtype=table.dtype)  # [N, H], the only full-size array
+    n, e = len(input_ids) if inputs_embeds is None else len(inputs_embeds), word_weight.shape[1]
+    h = e if projection is None else projection.shape[0]
+    dtype = word_weight.dtype
+    out = np.empty((n, h), dtype=dtype)  # [N, H], the only full-size array
 
     def run(start: int, stop: int) -> None:
-        scratch = np.empty((min(block_rows, stop - start), h), dtype=table.dtype)  # [block, H], reused
+        rows = min(block_rows, stop - start)
+        extra = np.empty((rows, e), dtype=dtype)  # [block, E], reused: the added rows
+        summed = None if projection is None else np.empty((rows, e), dtype=dtype)  # before the norm
         for lo in range(start, stop, block_rows):
             hi = min(lo + block_rows, stop)
-            block, extra = out[lo:hi], scratch[: hi - lo]  # [b, H] views
+            block = out[lo:hi]  # [b, H] view
+            x = block if projection is None else summed[: hi - lo]  # [b, E]
             if inputs_embeds is None:
                 # mode="clip" skips NumPy's buffered bounds check; the ids were checked before.
-                np.take(word_weight, input_ids[lo:hi], axis=0, out=block, mode="clip")  # x = word[ids]
+                np.take(word_weight, input_ids[lo:hi], axis=0, out=x, mode="clip")  # x = word[ids]
             else:
-                np.copyto(block, inputs_embeds[lo:hi])  # x = inputs_embeds
-            np.take(table, table_ids[lo:hi], axis=0, out=extra, mode="clip")
-            np.add(block, extra, out=block)  # x += token_type + position
+                np.copyto(x, inputs_embeds[lo:hi])  # x = inputs_embeds
+            if table is not None:
+                np.take(table, table_ids[lo:hi], axis=0, out=extra[: hi - lo], mode="clip")
+                np.add(x, extra[: hi - lo], out=x)  # x += token_type + position
+            if projection is not None:
+                np.matmul(x, projection.T, out=block)  # [b, E] @ [E, H] -> [b, H]
             normalize_rows(block, ln_weight, ln_bias, eps)
 
     parallel_blocks(run, n, num_threads, block_rows)
@@ -91,11 +127,12 @@ def standardize_rows(x: np.ndarray, eps: float, out: np.ndarray) -> np.ndarray:
     return sigma
 
 
-def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> None:
+def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, eps: float) -> None:
     """LayerNorm of each row of the block x [b, H], in place; the same math as functional.layer_norm."""
     standardize_rows(x, eps, out=x)
     np.multiply(x, weight, out=x)
-    np.add(x, bias, out=x)
+    if bias is not None:
+        np.add(x, bias, out=x)
 
 
 def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,

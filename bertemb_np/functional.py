@@ -1,4 +1,4 @@
-"""The math of BERT's embedding layer, one pure function per operation.
+"""The math of the BERT family's embedding layer, one pure function per operation.
 
 Nothing here holds weights or checks input: the modules in `modules.py` do that, then call
 these. Each function is the textbook definition, written for reading.
@@ -8,13 +8,18 @@ References:
 - Layer normalization: Ba, Kiros and Hinton, 2016, "Layer Normalization", equation 4.
 - PyTorch's `nn.Embedding`, `nn.LayerNorm` and `nn.Dropout`, which transformers' BertEmbeddings uses.
 - Dropout: Srivastava et al., 2014, "Dropout: A Simple Way to Prevent Neural Networks from Overfitting".
+- Position rules: transformers v5.24.0, BertEmbeddings (arange), RobertaEmbeddings'
+  create_position_ids_from_input_ids (from fairseq's make_positions), DistilBERT's
+  create_sinusoidal_embeddings (Vaswani et al., 2017, "Attention Is All You Need", section 3.5).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dropout", "dropout_backward", "embedding", "embedding_backward", "layer_norm", "layer_norm_backward"]
+__all__ = ["absolute_position_ids", "dropout", "dropout_backward", "embedding", "embedding_backward",
+           "layer_norm", "layer_norm_backward", "linear", "linear_backward", "position_ids_from_padding",
+           "sinusoidal_positions"]
 
 
 def embedding(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -25,16 +30,59 @@ def embedding(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return weight[ids]  # [V, H], [...] -> [..., H]
 
 
-def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, eps: float) -> np.ndarray:
     """Normalize each row of x to mean 0 and variance 1, then scale and shift it: [..., H] -> [..., H].
 
     y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, over the last axis, with the
     biased variance (divided by H, not H - 1) and eps inside the square root, as PyTorch does.
+    bias None: no shift (ModernBERT's LayerNorm has no bias).
     """
     mean = x.mean(axis=-1, keepdims=True)  # [..., H] -> [..., 1]
     centred = x - mean  # [..., H]
     var = (centred * centred).mean(axis=-1, keepdims=True)  # [..., 1], biased: divided by H
-    return centred / np.sqrt(var + eps) * weight + bias  # [..., H]
+    y = centred / np.sqrt(var + eps) * weight  # [..., H]
+    return y if bias is None else y + bias
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """y = x W^T + b, like torch.nn.Linear: [..., E], [H, E], [H] -> [..., H]."""
+    y = x @ weight.T  # [..., E] @ [E, H] -> [..., H]
+    return y if bias is None else y + bias
+
+
+# --- position ids: how each family numbers the tokens when position_ids are not given ---------------
+
+
+def absolute_position_ids(length: int, start: int = 0) -> np.ndarray:
+    """BERT's rule: arange(start, start + length), the same for every sequence: -> [L].
+
+    start is cache_length (tokens already seen) for BERT and ELECTRA, 0 for ALBERT, DistilBERT
+    and DeBERTa, and pad_token_id + 1 for RoBERTa and MPNet given inputs_embeds."""
+    return np.arange(start, start + length)  # [L]
+
+
+def position_ids_from_padding(input_ids: np.ndarray, pad_token_id: int, start: int = 0) -> np.ndarray:
+    """RoBERTa's rule: count the non-pad tokens, and put pad ids at the pads: [B, L] -> [B, L].
+
+    A token's position is pad_token_id + (its rank among the row's non-pad tokens) + start, so
+    the first real token gets pad_token_id + 1 and padding, left or right, keeps position
+    pad_token_id (whose row is frozen). Hence P - pad_token_id - 1 usable positions.
+    """
+    not_pad = (input_ids != pad_token_id).astype(np.intp)  # [B, L], 1 for real tokens
+    return (np.cumsum(not_pad, axis=1) + start) * not_pad + pad_token_id  # [B, L]
+
+
+def sinusoidal_positions(positions: int, width: int) -> np.ndarray:
+    """The Transformer's fixed position table, as DistilBERT builds it: -> float64 [P, width].
+
+    PE[p, 2i] = sin(p / 10000^(2i / width)), PE[p, 2i + 1] = cos(p / 10000^(2i / width)):
+    column pair i is a wave of wavelength 2 pi 10000^(2i / width) positions, short to long."""
+    j = np.arange(width)  # [width]
+    angle = np.arange(positions)[:, None] / np.power(10000, 2 * (j // 2) / width)  # [P, width]
+    table = np.empty((positions, width))
+    table[:, 0::2] = np.sin(angle[:, 0::2])
+    table[:, 1::2] = np.cos(angle[:, 1::2])
+    return table
 
 
 # --- training: dropout, and the backward pass of each operation ------------------------------------
@@ -72,6 +120,15 @@ def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
     if padding_idx is not None:
         grad_weight[padding_idx] = 0
     return grad_weight
+
+
+def linear_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of y = linear(x, weight, bias) given dy = grad: (dx, dweight, dbias).
+
+    y = x W^T + b, so dx = dy W [..., E], dW = sum over rows of dy^T x [H, E], db = sum of dy [H]."""
+    rows_dy, rows_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])  # [N, H], [N, E]
+    return grad @ weight, rows_dy.T @ rows_x, rows_dy.sum(axis=0)
 
 
 def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray,

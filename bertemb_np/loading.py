@@ -1,4 +1,4 @@
-"""Checkpoint loading: config.json + model.safetensors -> the five embedding weights as NumPy arrays.
+"""Checkpoint loading: config.json + model.safetensors -> the embedding layer's weights as NumPy arrays.
 
 The safetensors format is simple enough to read directly (safetensors_io.py), which lets us
 read only the byte ranges of the embedding tensors, straight into their arrays: encoder and
@@ -6,6 +6,16 @@ head tensors beside them are never touched. Sharded checkpoints (model.safetenso
 are read from the shards that hold the embeddings only; from the Hub, only their bytes are
 fetched (hub.py). Pickled checkpoints (pytorch_model.bin, ...) are never opened: unpickling can
 run arbitrary code.
+
+Which tensors, under which names, comes from the family's spec (specs.py), never from here:
+- a weight of our module, e.g. "word_embeddings.weight", is stored as "embeddings." + its name,
+  or under the spec's own names for it (BERT's TensorFlow-era LayerNorm "gamma"/"beta",
+  NomicBERT's "emb_ln");
+- before that, one of the spec's prefixes: "" in base-model exports (sentence-transformers'
+  all-MiniLM-L6-v2), "bert." / "roberta." / "deberta." / "model." ... in task models
+  (bert-base-uncased itself), whose head tensors sit beside it. The model_type never decides it.
+Stale buffers some files carry ("embeddings.position_ids", DeBERTa-v3's unused position table)
+are never read, as only the tensors the config asks for are looked up.
 """
 
 from __future__ import annotations
@@ -19,67 +29,65 @@ from pathlib import Path
 import numpy as np
 
 from . import hub
-from .config import BertConfig
+from .config import EmbeddingConfig
 from .safetensors_io import check_entry, read_header, read_tensor
 from .sources import exists, is_local, resolve_file
 
-__all__ = ["CHECKPOINT_NAMES", "load_embedding_weights", "read_embedding_tensors"]
-
-# Our weight name -> the names it has in real checkpoints, tried in this order.
-# - "embeddings.*": a bare BertModel (e.g. sentence-transformers/all-MiniLM-L6-v2).
-# - "bert.embeddings.*": BertForPreTraining and the task models (bert-base-uncased itself),
-#   with head tensors "cls.*" beside it.
-# - LayerNorm "gamma"/"beta": names from the original TensorFlow release, still stored in
-#   bert-base-uncased.
-# A stale "embeddings.position_ids" buffer (int64 arange) is in some files: we never read it.
-CHECKPOINT_NAMES: dict[str, tuple[str, ...]] = {
-    "word_embeddings.weight": (
-        "embeddings.word_embeddings.weight",
-        "bert.embeddings.word_embeddings.weight",
-    ),
-    "position_embeddings.weight": (
-        "embeddings.position_embeddings.weight",
-        "bert.embeddings.position_embeddings.weight",
-    ),
-    "token_type_embeddings.weight": (
-        "embeddings.token_type_embeddings.weight",
-        "bert.embeddings.token_type_embeddings.weight",
-    ),
-    "LayerNorm.weight": (
-        "embeddings.LayerNorm.weight",
-        "embeddings.LayerNorm.gamma",
-        "bert.embeddings.LayerNorm.weight",
-        "bert.embeddings.LayerNorm.gamma",
-    ),
-    "LayerNorm.bias": (
-        "embeddings.LayerNorm.bias",
-        "embeddings.LayerNorm.beta",
-        "bert.embeddings.LayerNorm.bias",
-        "bert.embeddings.LayerNorm.beta",
-    ),
-}
+__all__ = ["checkpoint_names", "load_config", "load_tensors", "read_tensors"]
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"  # a sharded checkpoint: {"weight_map": {tensor: shard file}}
 PICKLED_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
 
 
-def load_embedding_weights(model: str | os.PathLike, *, revision: str | None = None, partial: bool = True
-                           ) -> tuple[BertConfig, dict[str, np.ndarray]]:
-    """Read config.json and the five embedding tensors of a local folder or hub repo id.
+class Checkpoint:
+    """A model's config.json and checkpoint files, in a local folder or a hub repo at one commit.
 
-    For a hub id, partial=True fetches only the embedding tensors' bytes (cached under
-    BERTEMB_CACHE); partial=False downloads the whole checkpoint file(s) with hf_hub_download.
+    `tensors(shapes)` reads the named weights: for a hub id with partial=True (the default),
+    only their bytes are fetched (cached under BERTEMB_CACHE); partial=False downloads the
+    whole checkpoint file(s) with hf_hub_download.
     """
-    config_path = resolve_file(model, "config.json", revision=revision)
-    config = BertConfig.from_json_file(config_path)
-    if partial and not is_local(model, revision):
-        return config, fetch_embedding_tensors(os.fspath(model), hub.commit_of(config_path), config)
-    return config, read_embedding_tensors(whole_files(model, revision), config)
+
+    def __init__(self, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True):
+        self.model, self.revision, self.partial = model, revision, partial
+        self.config_path = resolve_file(model, "config.json", revision=revision)
+        self.config = EmbeddingConfig.from_json_file(self.config_path)
+        self.commit = None if is_local(model, revision) else hub.commit_of(self.config_path)
+
+    def tensors(self, shapes: dict[str, tuple[int, ...]], optional: frozenset = frozenset(),
+                group: str = "embeddings") -> dict[str, np.ndarray]:
+        """{our name: array} for each of `shapes`, checked; names in `optional` may be absent.
+        `group` names the partial-download cache file ("embeddings", or "projection")."""
+        names = checkpoint_names(self.config, shapes)
+        if self.commit is not None and self.partial:
+            return fetch_tensors(os.fspath(self.model), self.commit, names, shapes, optional, group)
+        files = whole_files(self.model, self.revision, names, optional)
+        return read_tensors(files, names, shapes, optional)
 
 
-def whole_files(model, revision: str | None) -> list[Path]:
-    """model.safetensors, or the shards of a sharded checkpoint that hold embedding tensors."""
+def load_config(model: str | os.PathLike, *, revision: str | None = None) -> EmbeddingConfig:
+    """Only config.json, read through its family's spec."""
+    return EmbeddingConfig.from_json_file(resolve_file(model, "config.json", revision=revision))
+
+
+def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]]:
+    """{our weight name: the names it may have in a checkpoint, in the order tried}, from the spec."""
+    spec = config.spec
+    projection = spec.projection
+
+    def keys(name: str) -> tuple[str, ...]:  # the key after the prefix
+        if name in spec.keys:
+            return spec.keys[name]
+        if projection is not None and name.startswith(projection.name + "."):
+            return tuple(key + name[len(projection.name):] for key in projection.keys)
+        return ("embeddings." + name,)
+
+    return {name: tuple(prefix + key for prefix in spec.prefixes for key in keys(name)) for name in ours}
+
+
+def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
+                optional: frozenset = frozenset()) -> list[Path]:
+    """model.safetensors, or the shards of a sharded checkpoint that hold the `names` tensors."""
     single = resolve_file(model, SINGLE_FILE, revision=revision, required=False)
     if single is not None:
         return [single]
@@ -87,45 +95,55 @@ def whole_files(model, revision: str | None) -> list[Path]:
     if index is None:
         refuse_pickles(model, revision)
     weight_map = read_weight_map(index)
-    shards = {weight_map[name] for name in find_checkpoint_names(set(weight_map), index).values()}
+    found = find_checkpoint_names(set(weight_map), names, index, optional)
+    shards = {weight_map[name] for name in found.values()}
     return [resolve_file(model, shard, revision=revision) for shard in sorted(shards)]
 
 
-def fetch_embedding_tensors(repo_id: str, commit: str, config: BertConfig) -> dict[str, np.ndarray]:
-    """The embedding tensors of a hub repo at `commit`, from the bertemb cache or fetched by byte ranges."""
+def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
+                  shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str) -> dict[str, np.ndarray]:
+    """The tensors of a hub repo at `commit`, from the bertemb cache or fetched by byte ranges."""
     import huggingface_hub
 
-    cached = sorted(hub.cache_folder(repo_id, commit).glob("*.safetensors"))
+    offline = huggingface_hub.constants.HF_HUB_OFFLINE
+    cached = sorted(hub.cache_folder(repo_id, commit).glob(f"{cache_prefix(group)}*.safetensors"))
     if cached:
         try:
-            return read_embedding_tensors(cached, config)
+            return read_tensors(cached, names, shapes, optional)
         except ValueError:
-            if huggingface_hub.constants.HF_HUB_OFFLINE:
+            if offline:
                 raise  # nothing better can be had
-    if huggingface_hub.constants.HF_HUB_OFFLINE:  # the whole checkpoint may be in the HF cache
+    if offline:  # the whole checkpoint may be in the HF cache
         try:
-            files = whole_files(repo_id, commit)
+            files = whole_files(repo_id, commit, names, optional)
         except FileNotFoundError as e:
             raise FileNotFoundError(
                 f"the embedding tensors of hub repo {repo_id!r} at {commit} are neither in the bertemb cache "
                 f"({hub.cache_folder(repo_id, commit)}) nor in the HF cache, and HF_HUB_OFFLINE is set") from e
-        return read_embedding_tensors(files, config)
+        return read_tensors(files, names, shapes, optional)
     in_hf_cache = huggingface_hub.try_to_load_from_cache(repo_id, SINGLE_FILE, revision=commit)
     if isinstance(in_hf_cache, str):  # downloaded whole before (e.g. by transformers): no need to fetch
-        return read_embedding_tensors([Path(in_hf_cache)], config)
+        return read_tensors([Path(in_hf_cache)], names, shapes, optional)
     try:
-        files = fetch_embedding_files(repo_id, commit, config)
+        files = fetch_files(repo_id, commit, names, shapes, optional, group)
     except hub.RangeNotSupported as e:
         warnings.warn(f"{e}: downloading the whole checkpoint instead", stacklevel=3)
-        files = whole_files(repo_id, commit)
-    return read_embedding_tensors(files, config)
+        files = whole_files(repo_id, commit, names, optional)
+    return read_tensors(files, names, shapes, optional)
 
 
-def fetch_embedding_files(repo_id: str, commit: str, config: BertConfig) -> list[Path]:
-    """Fetch the embedding tensors' byte ranges into the bertemb cache; the cached files' paths.
+def cache_prefix(group: str) -> str:
+    """The partial-download cache keeps one file per checkpoint file and group: the embeddings'
+    under the checkpoint file's own name, another group's (the projection) prefixed by it."""
+    return "" if group == "embeddings" else f"{group}-"
+
+
+def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]], shapes: dict[str, tuple[int, ...]],
+                optional: frozenset, group: str) -> list[Path]:
+    """Fetch the tensors' byte ranges into the bertemb cache; the cached files' paths.
 
     Reads model.safetensors' header, or the index of a sharded checkpoint and then the headers
-    of the shards holding embedding tensors; checks them against config.json; then fetches.
+    of the shards holding the tensors; checks them against config.json; then fetches.
     """
     where = f"hub repo {repo_id!r} at {commit}"
     headers = {}
@@ -136,14 +154,14 @@ def fetch_embedding_files(repo_id: str, commit: str, config: BertConfig) -> list
         weight_map = read_weight_map(resolve_file(repo_id, INDEX_FILE, revision=commit))
     else:
         refuse_pickles(repo_id, commit)
-    names = find_checkpoint_names(set(weight_map), where)
-    shapes = config.weight_shapes()
+    found = find_checkpoint_names(set(weight_map), names, where, optional)
     files = []
-    for filename in sorted({weight_map[name] for name in names.values()}):
+    for filename in sorted({weight_map[name] for name in found.values()}):
         header, data_start = headers.get(filename) or hub.remote_header(repo_id, commit, filename)
         wanted = {name: check_entry(header.get(name, {}), name, shapes[ours], f"{filename} of {where}")
-                  for ours, name in names.items() if weight_map[name] == filename}
-        files.append(hub.fetch_tensors(repo_id, commit, filename, wanted, data_start))
+                  for ours, name in found.items() if weight_map[name] == filename}
+        files.append(hub.fetch_tensors(repo_id, commit, filename, wanted, data_start,
+                                       cache_name=cache_prefix(group) + filename))
     return files
 
 
@@ -169,11 +187,12 @@ def refuse_pickles(model, revision: str | None):
         "or on the Hub with the conversion space https://huggingface.co/spaces/safetensors/convert")
 
 
-def read_embedding_tensors(paths: list[Path], config: BertConfig) -> dict[str, np.ndarray]:
-    """The five embedding tensors from one or more .safetensors files, by our names, checked against `config`.
+def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]], shapes: dict[str, tuple[int, ...]],
+                 optional: frozenset = frozenset()) -> dict[str, np.ndarray]:
+    """The named tensors from one or more .safetensors files, by our names, checked against `shapes`.
 
     Shapes and dtypes are checked from the headers before any tensor data is read; then only
-    the byte ranges of these five tensors are read, straight into their arrays.
+    the byte ranges of these tensors are read, straight into their arrays.
     """
     with contextlib.ExitStack() as stack:
         files, headers, where_is = [], [], {}
@@ -184,26 +203,30 @@ def read_embedding_tensors(paths: list[Path], config: BertConfig) -> dict[str, n
                 if name in where_is:
                     raise ValueError(f"tensor {name} is in both {paths[where_is[name]]} and {path}")
                 where_is[name] = len(files) - 1
-        names = find_checkpoint_names(set(where_is), paths[0] if len(paths) == 1 else f"{len(paths)} shards")
+        where = paths[0] if len(paths) == 1 else f"{len(paths)} shards"
         tensors = {}
-        for ours, name in names.items():
+        for ours, name in find_checkpoint_names(set(where_is), names, where, optional).items():
             i = where_is[name]
             header, data_start = headers[i]
-            entry = check_entry(header[name], name, config.weight_shapes()[ours], str(paths[i]))
+            entry = check_entry(header[name], name, shapes[ours], str(paths[i]))
             tensors[ours] = read_tensor(files[i], data_start, entry, name, str(paths[i]))
         return tensors
 
 
-def find_checkpoint_names(keys: set[str], where) -> dict[str, str]:
+def find_checkpoint_names(keys: set[str], names: dict[str, tuple[str, ...]], where,
+                          optional: frozenset = frozenset()) -> dict[str, str]:
     """{our name: its one name among `keys`}, or an error naming what was tried."""
-    names = {}
-    for ours, candidates in CHECKPOINT_NAMES.items():
-        found = [name for name in candidates if name in keys]
-        if len(found) > 1:
-            raise ValueError(f"{where}: {ours} is stored twice, as {' and '.join(found)}")
-        if not found:
-            nearby = sorted(k for k in keys if "embeddings" in k)[:8]
+    found = {}
+    for ours, candidates in names.items():
+        present = [name for name in candidates if name in keys]
+        if len(present) > 1:
+            raise ValueError(f"{where}: {ours} is stored twice, as {' and '.join(present)}")
+        if present:
+            found[ours] = present[0]
+        elif ours not in optional:
+            nearby = sorted(k for k in keys if "emb" in k)[:8]
+            lora = ("; its tables are parametrized (LoRA adapters, e.g. jina-embeddings-v3), which this "
+                    "library does not implement" if any("parametrizations" in k for k in keys) else "")
             raise ValueError(f"{where}: missing tensor {ours} (looked for {', '.join(candidates)}); "
-                             f"embedding tensors in the file: {nearby or 'none'}")
-        names[ours] = found[0]
-    return names
+                             f"embedding tensors in the file: {nearby or 'none'}{lora}")
+    return found

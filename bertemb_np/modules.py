@@ -1,212 +1,302 @@
-"""The modules that hold weights: Embedding, LayerNorm and BertEmbeddings.
+"""The modules that hold weights: Embedding, LayerNorm, Linear, and the family's embedding layers.
 
-Each one checks its input, then calls the pure math of `functional.py`; BertEmbeddings runs the
-same math through the hot path of `fast.py` and keeps the plain version as `reference()`.
-Names and call signatures follow transformers, so that `emb.word_embeddings.weight` here is
-`model.embeddings.word_embeddings.weight` there.
-
-Reference: transformers v5.24.0, src/transformers/models/bert/modeling_bert.py, lines 54-109
-(`class BertEmbeddings`); in 4.x (e.g. commit 004ad5f50b627b59bf0d581c31bc0052b6cfd40b) the
-position offset argument is `past_key_values_length`, in 5.x it is `cache_length`.
+`Embeddings` is the one embedding layer of the whole family; what tells BertEmbeddings from
+RobertaEmbeddings, DebertaV2Embeddings, ... is only its spec (specs.py), so each family's class
+below is a name, the file it reproduces, and its spec. Names and call signatures follow
+transformers, so that `emb.word_embeddings.weight` here is `model.embeddings.word_embeddings.weight`
+there. Each layer runs its math through the hot path of `fast.py` and keeps the plain version,
+written as the equation, as `reference()`. Input checks live in checks.py.
 """
 
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+import threading
 
 import numpy as np
 
-from . import fast, loading
-from .config import BertConfig
-from .functional import dropout, dropout_backward, embedding, layer_norm
+from . import fast, specs
+from .checks import Inputs, check_ids, check_inputs, check_shapes, check_weight
+from .config import EmbeddingConfig
+from .functional import (dropout, dropout_backward, embedding, layer_norm, linear, linear_backward,
+                         sinusoidal_positions)
+from .loading import Checkpoint
 
-__all__ = ["Embedding", "LayerNorm", "BertEmbeddings"]
+__all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertEmbeddings", "DebertaV2Embeddings", "DistilBertEmbeddings",
+           "ElectraEmbeddings", "Embedding", "Embeddings", "GteEmbeddings", "LayerNorm", "Linear",
+           "ModernBertEmbeddings", "MPNetEmbeddings", "NomicBertEmbeddings", "RobertaEmbeddings"]
 
 COMPUTE_DTYPES = (np.float32, np.float64)
 
 
-def check_ids(ids, rows: int, what: str) -> np.ndarray:
-    """Return `ids` as an integer array, or raise if any id is not a row of a `rows`-row table.
+class Weights:
+    """The weight contract of every module: each weight is checked (shape, dtype) and copied
+    when set, and read-only after, so tables derived from it can never go stale."""
 
-    NumPy would wrap a negative id to a row counted from the end, where PyTorch raises: so do we.
-    """
-    ids = np.asarray(ids)
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
-    if ids.size:
-        low, high = int(ids.min()), int(ids.max())
-        if low < 0 or high >= rows:
-            bad = low if low < 0 else high
-            raise ValueError(f"{what} must be in [0, {rows}), got {bad}"
-                             + (" (negative ids are never valid)" if bad < 0 else ""))
-    return ids
+    name: str
+
+    def _set(self, name: str, value, shape: tuple[int, ...] | None, dtype) -> None:
+        """Keep a read-only copy of `value` as weight `name` (shape None: the value's own)."""
+        shape = np.shape(value) if shape is None else shape
+        setattr(self, "_" + name, None if value is None else
+                check_weight(f"{self.name}.{name}", value, shape, dtype or np.asarray(value).dtype))
 
 
-def check_weight(name: str, weight, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Return `weight` as a C-contiguous `dtype` array of `shape`, made read-only, or raise.
+def weight_property(name: str, doc: str) -> property:
+    """A weight attribute: read as is; assigned through the contract (same shape, same dtype)."""
 
-    The module keeps the array (no copy) and derives tables from it, so it must not change in
-    place: an array handed in as it is becomes read-only for its owner too. To change a weight,
-    assign a new array.
-    """
-    array = np.asarray(weight, dtype=dtype, order="C")
-    if array.shape != shape:
-        raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
-    array.flags.writeable = False
-    return array
+    def get(self) -> np.ndarray | None:
+        return getattr(self, "_" + name)
+
+    def set(self, value) -> None:
+        old = getattr(self, "_" + name)
+        if old is None:
+            raise ValueError(f"{self.name} has no {name} (this model's {self.name} is made without one)")
+        self._set(name, value, old.shape, old.dtype)
+
+    return property(get, set, doc=doc)
 
 
-class Embedding:
+class Embedding(Weights):
     """A lookup table like `torch.nn.Embedding`: row i of `weight` is the vector of id i."""
 
-    def __init__(self, weight: np.ndarray, name: str, padding_idx: int | None = None):
-        self._weight = weight  # [rows, H], read-only (check_weight)
+    weight = weight_property("weight", "[rows, E]: row i is the vector of id i")
+
+    def __init__(self, weight, name: str = "embedding", padding_idx: int | None = None, dtype=None):
         self.name = name  # for messages: "word_embeddings", ...
         self.padding_idx = padding_idx  # its row gets no gradient, as in PyTorch
-
-    @property
-    def weight(self) -> np.ndarray:
-        return self._weight
-
-    @weight.setter
-    def weight(self, value) -> None:
-        """A new table of the same shape (e.g. after a training step); cast to the compute dtype."""
-        self._weight = check_weight(f"{self.name}.weight", value, self._weight.shape, self._weight.dtype)
+        self._set("weight", weight, None, dtype)
 
     def __call__(self, ids) -> np.ndarray:
         ids = check_ids(ids, len(self.weight), f"ids for {self.name}")
-        return embedding(self.weight, ids)  # [...] -> [..., H]
+        return embedding(self.weight, ids)  # [...] -> [..., E]
 
     def __repr__(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"Embedding({self.weight.shape[0]}, {self.weight.shape[1]}{pad})"
 
 
-class LayerNorm:
-    """Layer normalization over the last axis, like `torch.nn.LayerNorm(H, eps)`."""
+class LayerNorm(Weights):
+    """Layer normalization over the last axis, like `torch.nn.LayerNorm(H, eps, bias=...)`."""
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, eps: float):
-        self.weight = weight  # [H], the scale (called gamma in old checkpoints)
-        self.bias = bias  # [H], the shift (called beta)
-        self.eps = eps
+    weight = weight_property("weight", "[H], the scale (called gamma in old checkpoints)")
+    bias = weight_property("bias", "[H], the shift (called beta); None for ModernBERT's norm")
+
+    def __init__(self, weight, bias, eps: float, name: str = "LayerNorm", dtype=None):
+        self.name, self.eps = name, eps
+        self._set("weight", weight, None, dtype)
+        self._set("bias", bias, self.weight.shape, self.weight.dtype)
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != len(self.weight):
-            raise ValueError(f"LayerNorm expects [..., {len(self.weight)}], got shape {x.shape}")
+            raise ValueError(f"{self.name} expects [..., {len(self.weight)}], got shape {x.shape}")
         return layer_norm(x, self.weight, self.bias, self.eps)  # [..., H] -> [..., H]
 
     def __repr__(self) -> str:
-        return f"LayerNorm(({len(self.weight)},), eps={self.eps})"
+        bias = "" if self.bias is not None else ", bias=False"
+        return f"LayerNorm(({len(self.weight)},), eps={self.eps}{bias})"
 
 
-class Inputs(NamedTuple):
-    """The checked inputs of one forward pass; exactly one of input_ids and inputs_embeds is set."""
+class Linear(Weights):
+    """y = x W^T + b, like `torch.nn.Linear(E, H, bias=...)`: the projections from E to H."""
 
-    input_ids: np.ndarray | None  # [B, L] int
-    inputs_embeds: np.ndarray | None  # [B, L, H] in the compute dtype
-    token_type_ids: np.ndarray  # broadcastable to [B, L] int
-    position_ids: np.ndarray  # broadcastable to [B, L] int
-    shape: tuple[int, int]  # (B, L)
+    weight = weight_property("weight", "[H, E]")
+    bias = weight_property("bias", "[H], or None")
+
+    def __init__(self, weight, bias, name: str = "linear", dtype=None):
+        self.name = name
+        self._set("weight", weight, None, dtype)
+        self._set("bias", bias, self.weight.shape[:1], self.weight.dtype)
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=self.weight.dtype)
+        if x.ndim == 0 or x.shape[-1] != self.weight.shape[1]:
+            raise ValueError(f"{self.name} expects [..., {self.weight.shape[1]}], got shape {x.shape}")
+        return linear(x, self.weight, self.bias)  # [..., E] -> [..., H]
+
+    def __repr__(self) -> str:
+        return (f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, "
+                f"bias={self.bias is not None})")
 
 
-class BertEmbeddings:
-    """BERT's embedding layer: token ids -> the input of the first encoder layer.
+class Embeddings:
+    """The embedding layer of the BERT family: token ids -> the input of the first encoder layer.
 
-        E = LayerNorm(word[input_ids] + token_type[token_type_ids] + position[position_ids])
+        e   = word[input_ids] + token_type[token_type_ids] + position[position_ids]   # [B, L, E]
+        e   = embed_proj(e)                       # DeBERTa with E != H only: [B, L, E] -> [B, L, H]
+        out = LayerNorm(e) * attention_mask       # the mask for DeBERTa only
+        out = dropout(out)                        # training only
+        out = projection(out)                     # project=True, ALBERT/ELECTRA with E != H
 
-    This is inference: dropout is not applied (PyTorch's dropout is the identity in eval mode).
-    Reproduces `BertEmbeddings` of transformers' modeling_bert.py (v5.24.0, lines 54-109) for
-    absolute positions. `reference()` is the forward pass written as the equation; calling the
-    module runs the same math through the fused, threaded hot path of `fast.py`.
+    The terms that exist, their order and the rule for default position ids come from the spec.
+    Use a family's class (BertEmbeddings, ...) or AutoEmbeddings, which picks it.
     """
 
-    def __init__(self, config: BertConfig, weights: dict[str, np.ndarray], dtype=np.float32,
-                 num_threads: int | None = None):
+    spec: specs.FamilySpec
+
+    def __init__(self, config: EmbeddingConfig, weights: dict[str, np.ndarray], dtype=np.float32,
+                 num_threads: int | None = None, checkpoint: Checkpoint | None = None):
+        """`weights` by our names (config.weight_shapes()); `checkpoint`, when given, is where the
+        encoder-input projection is read from if project=True is ever asked."""
+        if config.spec is not self.spec:
+            raise ValueError(f"this config has model_type {config.model_type!r}: use "
+                             f"{config.spec.class_name} (or AutoEmbeddings), not {type(self).__name__}")
         if np.dtype(dtype) not in COMPUTE_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
-        shapes = config.weight_shapes()
-        missing = sorted(set(shapes) - set(weights))
-        if missing:
-            raise ValueError(f"missing weights: {', '.join(missing)}")
-        w = {name: check_weight(name, weights[name], shape, dtype) for name, shape in shapes.items()}
-        self.config = config
-        self.dtype = np.dtype(dtype)
+        self.config, self.dtype, spec = config, np.dtype(dtype), self.spec
         self.num_threads = fast.default_num_threads() if num_threads is None else num_threads
         if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1:
             raise ValueError(f"num_threads must be a positive integer, got {self.num_threads!r}")
-        self.word_embeddings = Embedding(w["word_embeddings.weight"], "word_embeddings", config.pad_token_id)
-        self.position_embeddings = Embedding(w["position_embeddings.weight"], "position_embeddings")
-        self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"], "token_type_embeddings")
-        self.LayerNorm = LayerNorm(w["LayerNorm.weight"], w["LayerNorm.bias"], config.layer_norm_eps)
-        self._table = (None, None, None)  # (position weight, token type weight, their folded sum)
+        shapes = config.weight_shapes()
+        if config.sinusoidal_pos_embds and "position_embeddings.weight" not in weights:  # DistilBERT
+            weights = {**weights, "position_embeddings.weight": sinusoidal_positions(
+                *shapes["position_embeddings.weight"])}
+        w = check_shapes(weights, shapes)
+        dtype, pad = self.dtype, config.pad_token_id
+        setattr(self, spec.word, Embedding(w[f"{spec.word}.weight"], spec.word, pad, dtype))
+        self.position_embeddings = self.token_type_embeddings = self.embed_proj = None
+        if "position_embeddings.weight" in w:
+            self.position_embeddings = Embedding(w["position_embeddings.weight"], "position_embeddings",
+                                                 pad if spec.position_padding_idx else None, dtype)
+        if "token_type_embeddings.weight" in w:
+            self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"], "token_type_embeddings",
+                                                   None, dtype)
+        if spec.projection is not None and f"{spec.projection.name}.weight" in w:  # DeBERTa, E != H
+            self.embed_proj = Linear(w[f"{spec.projection.name}.weight"], None, spec.projection.name, dtype)
+        setattr(self, spec.norm, LayerNorm(w[f"{spec.norm}.weight"], w.get(f"{spec.norm}.bias"),
+                                           config.layer_norm_eps, spec.norm, dtype))
+        self._checkpoint = checkpoint
+        self._projection = None  # the encoder-input Linear, read on first use (project=True)
+        self._lock = threading.Lock()
+        self._added = fast.AddedRows(None, None)
+
+    @property
+    def words(self) -> Embedding:
+        """The word table, whatever the family calls it (word_embeddings; ModernBERT: tok_embeddings)."""
+        return getattr(self, self.spec.word)
+
+    @property
+    def norm_layer(self) -> LayerNorm:
+        """The LayerNorm, whatever the family calls it (LayerNorm; ModernBERT: norm)."""
+        return getattr(self, self.spec.norm)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
-                        dtype=np.float32, num_threads: int | None = None) -> "BertEmbeddings":
+                        dtype=np.float32, num_threads: int | None = None) -> "Embeddings":
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
         or the shards of model.safetensors.index.json that hold the embeddings).
 
-        Only the five embedding tensors are read. From the Hub, partial=True (the default)
-        fetches only their bytes, cached under BERTEMB_CACHE for offline use; partial=False
-        downloads whole files with hf_hub_download. float16 and bfloat16 weights are widened
-        exactly to `dtype`: float32 by default, or float64 for exact study. num_threads defaults
-        to BERTEMB_NUM_THREADS, else the machine's cores.
+        Only the embedding tensors are read. From the Hub, partial=True (the default) fetches
+        only their bytes, cached under BERTEMB_CACHE for offline use; partial=False downloads
+        whole files with hf_hub_download. float16 and bfloat16 weights are widened exactly to
+        `dtype`: float32 by default, or float64 for exact study. num_threads defaults to
+        BERTEMB_NUM_THREADS, else the machine's cores.
         """
-        config, weights = loading.load_embedding_weights(model, revision=revision, partial=partial)
-        return cls(config, weights, dtype=dtype, num_threads=num_threads)
+        checkpoint = Checkpoint(model, revision=revision, partial=partial)
+        config = checkpoint.config
+        if cls is not AutoEmbeddings and config.spec is not cls.spec:
+            raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it with "
+                             f"{config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
+        family = FAMILY_CLASSES[config.spec.class_name]
+        optional = frozenset({"position_embeddings.weight"} if config.sinusoidal_pos_embds else ())
+        weights = checkpoint.tensors(config.weight_shapes(), optional)
+        return family(config, weights, dtype=dtype, num_threads=num_threads, checkpoint=checkpoint)
+
+    # --- the forward pass --------------------------------------------------------------------------
 
     def __call__(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                 past_key_values_length: int = 0, training: bool = False,
-                 rng: np.random.Generator | None = None) -> np.ndarray:
-        """[B, L] token ids (or [B, L, H] `inputs_embeds`) -> [B, L, H] embeddings.
+                 attention_mask=None, cache_length=None, training: bool = False,
+                 rng: np.random.Generator | None = None, project: bool = False,
+                 past_key_values_length=None) -> np.ndarray:
+        """[B, L] token ids (or [B, L, E] `inputs_embeds`) -> [B, L, H] embeddings.
 
-        - token_type_ids: [B, L] or broadcastable to it; missing means all zeros (sentence A).
-        - position_ids: [B, L] or broadcastable; missing means
-          arange(past_key_values_length, past_key_values_length + L) for every row.
-        - past_key_values_length: where positions start (transformers 5 calls it cache_length).
+        - token_type_ids: [B, L] or broadcastable; missing means all zeros (sentence A).
+          Refused by families without token types (RoBERTa-style tokenizers give none).
+        - position_ids: [B, L] or broadcastable; missing means the family's rule: BERT's
+          arange(cache_length, cache_length + L), RoBERTa's count of non-pad tokens, ...
+        - attention_mask: [B, L] of 0/1. DeBERTa multiplies its output by it (padding rows
+          come out 0); every other family checks its shape and does not use it.
+        - cache_length: where positions start, for families whose rule takes it
+          (past_key_values_length: its transformers 4 name).
         - training: apply dropout (p = config.hidden_dropout_prob) with `rng`
           (default: a fresh np.random.default_rng()). Off by default: inference.
+        - project: for ALBERT and ELECTRA with E != H, also apply the model's Linear(E, H)
+          (read from the checkpoint on first use), giving the first encoder layer's input.
 
         Computes `reference()`'s math on the fused hot path (fast.py): same result within a few ulps.
         """
-        x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
-        (B, L), H, P = x.shape, self.config.hidden_size, self.config.max_position_embeddings
-        table_ids = np.broadcast_to(x.token_type_ids * P + x.position_ids, (B, L)).ravel()  # [B * L]
+        x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
+                       cache_length, past_key_values_length)
+        (B, L), norm = x.shape, self.norm_layer
+        added = self.added_rows()
         out = fast.embed_layer_norm(
-            self.word_embeddings.weight,
+            self.words.weight,
             None if x.input_ids is None else x.input_ids.ravel(),  # [B * L]
-            None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, H),
-            self.position_type_table(), table_ids,
-            self.LayerNorm.weight, self.LayerNorm.bias, self.LayerNorm.eps, self.num_threads).reshape(B, L, H)
-        return self._dropout(out, training, rng)[0]
+            None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, -1),
+            added.table, added.ids(x.position_ids, x.token_type_ids, (B, L)),
+            norm.weight, norm.bias, norm.eps, self.num_threads,
+            projection=None if self.embed_proj is None else self.embed_proj.weight).reshape(B, L, -1)
+        if self.spec.output_mask and x.attention_mask is not None:
+            out *= x.attention_mask[..., None]  # [B, L, H] * [B, L, 1]: padding rows become 0
+        out = self.dropout(out, training, rng)[0]
+        return self.projection(out) if project and self.has_projection() else out
 
     def reference(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                  past_key_values_length: int = 0, training: bool = False,
-                  rng: np.random.Generator | None = None) -> np.ndarray:
+                  attention_mask=None, cache_length=None, training: bool = False,
+                  rng: np.random.Generator | None = None, project: bool = False,
+                  past_key_values_length=None) -> np.ndarray:
         """The forward pass written as the equation; takes the same arguments as calling the module."""
-        x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
-        e = self._sum_embeddings(x)  # [B, L, H]
-        return self._dropout(self.LayerNorm(e), training, rng)[0]  # [B, L, H] -> [B, L, H]
+        x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
+                       cache_length, past_key_values_length)
+        e = self.summed_terms(x)  # [B, L, E]: word + token_type + position, in the family's order
+        if self.embed_proj is not None:
+            e = self.embed_proj(e)  # [B, L, E] -> [B, L, H]
+        out = self.norm_layer(e)  # [B, L, H]
+        if self.spec.output_mask and x.attention_mask is not None:
+            out = out * x.attention_mask[..., None]  # [B, L, H] * [B, L, 1]
+        out = self.dropout(out, training, rng)[0]
+        return self.projection(out) if project and self.has_projection() else out
+
+    def summed_terms(self, x: Inputs) -> np.ndarray:
+        """The terms of the family, summed left to right in its order: [B, L, E]."""
+        terms = {
+            "word": self.words(x.input_ids) if x.inputs_embeds is None else x.inputs_embeds,  # [B, L, E]
+            "token_type": None if x.token_type_ids is None else self.token_type_embeddings(x.token_type_ids),
+            "position": None if x.position_ids is None else self.position_embeddings(x.position_ids),
+        }
+        present = [terms[name] for name in self.spec.sum_order if terms[name] is not None]
+        e = present[0]
+        for term in present[1:]:
+            e = e + term  # broadcast: [B, L, E] + [L, E] or [B, L, E]
+        return np.broadcast_to(e, (*x.shape, e.shape[-1]))
+
+    # --- training ----------------------------------------------------------------------------------
 
     def vjp(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-            past_key_values_length: int = 0, training: bool = False, rng: np.random.Generator | None = None):
+            attention_mask=None, cache_length=None, training: bool = False,
+            rng: np.random.Generator | None = None, project: bool = False, past_key_values_length=None):
         """The forward pass and a function that takes it back: (out, vjp), with vjp(grad_out) -> gradients.
 
         Takes the same arguments as calling the module. `vjp(grad_out)`, for grad_out = dL/d(out)
-        of shape [B, L, H], returns dL/d(each weight) by name, "word_embeddings.weight" [V, H],
-        "position_embeddings.weight" [P, H], "token_type_embeddings.weight" [T, H],
-        "LayerNorm.weight" [H], "LayerNorm.bias" [H]; when the forward was given inputs_embeds,
-        "inputs_embeds" [B, L, H] instead of the word embeddings' gradient. The forward is
+        of the output's shape, returns dL/d(each weight) by its name in transformers'
+        module (e.g. "word_embeddings.weight" [V, E], "LayerNorm.bias" [H], and with project=True
+        the projection's, e.g. "embedding_hidden_mapping_in.weight" [H, E]); when the forward was
+        given inputs_embeds, "inputs_embeds" [B, L, E] instead of the word table's. The forward is
         `reference()`'s math; what the backward needs lives in the closure, not on the module.
-        Reproduces PyTorch autograd through transformers' BertEmbeddings.
+        Reproduces PyTorch autograd through the family's transformers module.
         """
-        x = self.check_inputs(input_ids, token_type_ids, position_ids, inputs_embeds, past_key_values_length)
-        e = self._sum_embeddings(x)  # [B, L, H], the input of LayerNorm
-        out, keep = self._dropout(self.LayerNorm(e), training, rng)
-        shape = (*x.shape, self.config.hidden_size)
-        p = self.config.hidden_dropout_prob
+        x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
+                       cache_length, past_key_values_length)
+        spec, norm = self.spec, self.norm_layer
+        summed = self.summed_terms(x)  # [B, L, E]
+        e = summed if self.embed_proj is None else self.embed_proj(summed)  # the input of LayerNorm
+        normed = norm(e)
+        mask = x.attention_mask[..., None] if spec.output_mask and x.attention_mask is not None else None
+        dropped, keep = self.dropout(normed if mask is None else normed * mask, training, rng)
+        projected = project and self.has_projection()
+        out = self.projection(dropped) if projected else dropped
+        shape, p = out.shape, self.config.hidden_dropout_prob
 
         def backward(grad_out) -> dict[str, np.ndarray]:
             grad_out = np.asarray(grad_out)
@@ -214,41 +304,47 @@ class BertEmbeddings:
                 raise ValueError(f"grad_out must be a float array of the output's shape {shape}, "
                                  f"got {grad_out.dtype} {grad_out.shape}")
             g = grad_out.astype(self.dtype, copy=False)  # [B, L, H]
+            grads = {}
+            if projected:
+                g, *weight_grads = linear_backward(g, dropped, self.projection.weight)
+                grads.update(zip(self.projection_names(), weight_grads))
             if keep is not None:
                 g = dropout_backward(g, keep, p)  # zero where dropout dropped
-            H = self.config.hidden_size
-            grad_e, grad_ln_weight, grad_ln_bias = fast.layer_norm_backward(  # functional.layer_norm_backward, blocked
-                g.reshape(-1, H), e.reshape(-1, H), self.LayerNorm.weight, self.LayerNorm.eps, self.num_threads)
-            grad_e = grad_e.reshape(shape)  # [B, L, H]
-            c = self.config
-            grads = {  # e = word + token_type + position: each term gets all of grad_e
-                "position_embeddings.weight": fast.embedding_backward(
-                    *unbroadcast(grad_e, x.position_ids), c.max_position_embeddings),
-                "token_type_embeddings.weight": fast.embedding_backward(
-                    *unbroadcast(grad_e, x.token_type_ids), c.type_vocab_size),
-                "LayerNorm.weight": grad_ln_weight,
-                "LayerNorm.bias": grad_ln_bias,
-            }
-            if x.inputs_embeds is None:
-                grads["word_embeddings.weight"] = fast.embedding_backward(
-                    grad_e, x.input_ids, c.vocab_size, self.word_embeddings.padding_idx)
-            else:
-                grads["inputs_embeds"] = grad_e
+            if mask is not None:
+                g = g * mask  # out = normed * mask
+            width = g.shape[-1]
+            grad_e, grads[f"{spec.norm}.weight"], grad_bias = fast.layer_norm_backward(
+                g.reshape(-1, width), e.reshape(-1, width), norm.weight, norm.eps, self.num_threads)
+            if norm.bias is not None:
+                grads[f"{spec.norm}.bias"] = grad_bias
+            grad_e = grad_e.reshape(e.shape)  # [B, L, H]
+            if self.embed_proj is not None:
+                grad_e, grads[f"{spec.projection.name}.weight"], _ = linear_backward(
+                    grad_e, summed, self.embed_proj.weight)
+            grads.update(self.term_gradients(x, grad_e))  # e = word + token_type + position: each gets grad_e
             return grads
 
         return out, backward
 
-    def _sum_embeddings(self, x: Inputs) -> np.ndarray:
-        """word + token_type + position, in transformers' order: [B, L, H]."""
+    def term_gradients(self, x: Inputs, grad_e: np.ndarray) -> dict[str, np.ndarray]:
+        """dL/d(each table) given dL/de [B, L, E]: a scatter-add of grad_e by the ids of each term."""
+        grads = {}
+        for table, ids in ((self.position_embeddings, x.position_ids),
+                           (self.token_type_embeddings, x.token_type_ids)):
+            if ids is not None:
+                grads[f"{table.name}.weight"] = fast.embedding_backward(
+                    *unbroadcast(grad_e, ids), len(table.weight), table.padding_idx)
         if x.inputs_embeds is None:
-            e = self.word_embeddings(x.input_ids)  # [B, L] -> [B, L, H]
+            grads[f"{self.spec.word}.weight"] = fast.embedding_backward(
+                grad_e, x.input_ids, len(self.words.weight), self.words.padding_idx)
         else:
-            e = x.inputs_embeds  # [B, L, H]
-        e = e + self.token_type_embeddings(x.token_type_ids)  # [B, L, H] + [B, L, H]
-        return e + self.position_embeddings(x.position_ids)  # [B, L, H] + [B, L, H]
+            grads["inputs_embeds"] = grad_e
+        return grads
 
-    def _dropout(self, out: np.ndarray, training: bool, rng) -> tuple[np.ndarray, np.ndarray | None]:
+    def dropout(self, out: np.ndarray, training: bool, rng) -> tuple[np.ndarray, np.ndarray | None]:
         """(out, None) at inference; (dropped-out out, kept mask) when training."""
+        if not isinstance(training, (bool, np.bool_)):
+            raise TypeError(f"training must be True or False, got {training!r}")
         if not training:
             return out, None
         if rng is None:
@@ -257,58 +353,63 @@ class BertEmbeddings:
             raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
         return dropout(out, self.config.hidden_dropout_prob, rng)
 
-    def position_type_table(self) -> np.ndarray:
-        """token_type + position rows folded into one [T * P, H] table, remade if either weight is replaced."""
-        position, token_type, table = self._table
-        if position is not self.position_embeddings.weight or token_type is not self.token_type_embeddings.weight:
-            position, token_type = self.position_embeddings.weight, self.token_type_embeddings.weight
-            table = fast.position_type_table(position, token_type)
-            self._table = (position, token_type, table)
-        return table
+    # --- the encoder-input projection (ALBERT, ELECTRA) ----------------------------------------------
 
-    def check_inputs(self, input_ids, token_type_ids, position_ids, inputs_embeds,
-                     past_key_values_length) -> Inputs:
-        """Check every argument of a forward pass and fill in the defaults, or raise naming the problem."""
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("give exactly one of input_ids and inputs_embeds, not "
-                             + ("both" if input_ids is not None else "neither"))
-        c = self.config
-        if input_ids is not None:
-            input_ids = check_ids(input_ids, c.vocab_size, "input_ids")
-            if input_ids.ndim != 2:
-                raise ValueError(f"input_ids must be [batch, length], got shape {input_ids.shape}"
-                                 + (" (add a batch axis: ids[None])" if input_ids.ndim == 1 else ""))
-            shape = input_ids.shape
-        else:
-            inputs_embeds = np.asarray(inputs_embeds)
-            if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != c.hidden_size:
-                raise ValueError(f"inputs_embeds must be [batch, length, hidden_size={c.hidden_size}], "
-                                 f"got shape {inputs_embeds.shape}")
-            if not np.issubdtype(inputs_embeds.dtype, np.floating):
-                raise TypeError(f"inputs_embeds must be floating point, got dtype {inputs_embeds.dtype}")
-            inputs_embeds = inputs_embeds.astype(self.dtype, copy=False)
-            shape = inputs_embeds.shape[:2]
-        if token_type_ids is None:
-            token_type_ids = np.zeros(shape[1], dtype=np.int64)  # [L]: sentence A
-        else:
-            token_type_ids = check_broadcast(check_ids(token_type_ids, c.type_vocab_size, "token_type_ids"),
-                                             shape, "token_type_ids")
-        if position_ids is None:
-            position_ids = default_position_ids(shape[1], past_key_values_length, c.max_position_embeddings)
-        else:
-            position_ids = check_broadcast(check_ids(position_ids, c.max_position_embeddings, "position_ids"),
-                                           shape, "position_ids")
-        return Inputs(input_ids, inputs_embeds, token_type_ids, position_ids, tuple(shape))
+    def has_projection(self) -> bool:
+        """Whether project=True changes anything: an encoder-input projection from E != H."""
+        return bool(self.config.projection_shapes())
+
+    def projection_names(self) -> tuple[str, ...]:
+        return tuple(self.config.projection_shapes())
+
+    @property
+    def projection(self) -> Linear:
+        """The model's Linear(E, H) applied to this layer's output before the encoder (ALBERT's
+        encoder.embedding_hidden_mapping_in, ELECTRA's embeddings_project), read on first use."""
+        shapes = self.config.projection_shapes()
+        if not shapes:
+            raise ValueError(f"{type(self).__name__} has no projection: its tables are already "
+                             f"hidden_size={self.config.hidden_size} wide")
+        with self._lock:
+            if self._projection is None:
+                if self._checkpoint is None:
+                    raise ValueError("this module was built from arrays, not from_pretrained: "
+                                     "it has no checkpoint to read the projection from")
+                w = check_shapes(self._checkpoint.tensors(shapes, group="projection"), shapes)
+                weight, bias = (w.get(name) for name in shapes)  # ".weight", then ".bias" if any
+                self._projection = Linear(weight, bias, self.spec.projection.name, self.dtype)
+            return self._projection
+
+    # --- inputs and the hot path's table -----------------------------------------------------------
+
+    def check(self, input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
+              cache_length, past_key_values_length) -> Inputs:
+        """The checked arguments, the family's defaults filled in (checks.check_inputs)."""
+        return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids, inputs_embeds,
+                            attention_mask, cache_length, past_key_values_length)
+
+    def added_rows(self) -> fast.AddedRows:
+        """The hot path's folded position + token-type table, remade if either weight was replaced."""
+        position = None if self.position_embeddings is None else self.position_embeddings.weight
+        token_type = None if self.token_type_embeddings is None else self.token_type_embeddings.weight
+        added = self._added
+        if added.position is not position or added.token_type is not token_type:
+            added = self._added = fast.AddedRows(position, token_type)
+        return added
 
     def __repr__(self) -> str:
-        return ("BertEmbeddings(\n"
-                f"  (word_embeddings): {self.word_embeddings!r}\n"
-                f"  (position_embeddings): {self.position_embeddings!r}\n"
-                f"  (token_type_embeddings): {self.token_type_embeddings!r}\n"
-                f"  (LayerNorm): {self.LayerNorm!r}\n"
-                f"  (dropout): not applied (inference), p={self.config.hidden_dropout_prob}\n"
-                f"  dtype={self.dtype}, num_threads={self.num_threads}\n"
-                ")")
+        lines = [f"{type(self).__name__}("]
+        for name in (self.spec.word, "position_embeddings", "token_type_embeddings", "embed_proj",
+                     self.spec.norm):
+            if getattr(self, name, None) is not None:
+                lines.append(f"  ({name}): {getattr(self, name)!r}")
+        lines.append(f"  (dropout): p={self.config.hidden_dropout_prob}, in training only")
+        if self.has_projection():
+            E, H = self.config.E, self.config.hidden_size
+            lines.append(f"  ({self.projection_names()[0].rsplit('.', 1)[0]}): Linear({E} -> {H}), "
+                         "with project=True")
+        lines.append(f"  dtype={self.dtype}, num_threads={self.num_threads}")
+        return "\n".join(lines) + "\n)"
 
 
 def unbroadcast(grad: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -319,24 +420,93 @@ def unbroadcast(grad: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return grad.sum(axis=axes, keepdims=True), ids  # [b, l, H], [b, l]
 
 
-def check_broadcast(ids: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
-    """Raise unless `ids` broadcasts to `shape` without changing it."""
-    try:
-        fits = np.broadcast_shapes(ids.shape, shape) == tuple(shape)
-    except ValueError:
-        fits = False
-    if not fits:
-        raise ValueError(f"{name} of shape {ids.shape} does not broadcast to input shape {tuple(shape)}")
-    return ids
+# --- the family: one class per spec, each citing the transformers v5.24.0 file it reproduces -------
 
 
-def default_position_ids(length: int, offset, max_positions: int) -> np.ndarray:
-    """arange(offset, offset + length), after checking it stays within the position table."""
-    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
-        raise TypeError(f"past_key_values_length must be an integer, got {offset!r}")
-    if offset < 0:
-        raise ValueError(f"past_key_values_length must be >= 0, got {offset}")
-    if offset + length > max_positions:
-        raise ValueError(f"sequence length {length} + past_key_values_length {offset} = {offset + length} "
-                         f"exceeds max_position_embeddings={max_positions}")
-    return np.arange(offset, offset + length)  # [L]
+class BertEmbeddings(Embeddings):
+    """BERT: (word + token_type) + position, arange positions from cache_length, LayerNorm.
+    Reproduces models/bert/modeling_bert.py, BertEmbeddings (lines 54-109); jina-v2's ALiBi
+    configs have no position term."""
+
+    spec = specs.REGISTRY["bert"]
+
+
+class RobertaEmbeddings(Embeddings):
+    """RoBERTa, XLM-R, CamemBERT, data2vec-text: BERT's sum, with positions counted over the
+    non-pad tokens from pad_token_id + 1 (pad rows frozen). Reproduces
+    models/roberta/modeling_roberta.py, RobertaEmbeddings."""
+
+    spec = specs.REGISTRY["roberta"]
+
+
+class DistilBertEmbeddings(Embeddings):
+    """DistilBERT: word + position, no token types, eps fixed at 1e-12; a sinusoidal table when
+    the file has none. Reproduces models/distilbert/modeling_distilbert.py, Embeddings."""
+
+    spec = specs.REGISTRY["distilbert"]
+
+
+class MPNetEmbeddings(Embeddings):
+    """MPNet: word + position, RoBERTa's positions with the pad id fixed at 1, no token types.
+    Reproduces models/mpnet/modeling_mpnet.py, MPNetEmbeddings."""
+
+    spec = specs.REGISTRY["mpnet"]
+
+
+class AlbertEmbeddings(Embeddings):
+    """ALBERT: BERT's sum in E < H wide tables, LayerNorm over E; project=True applies the
+    encoder's embedding_hidden_mapping_in. Reproduces models/albert/modeling_albert.py,
+    AlbertEmbeddings (and AlbertTransformer's first line)."""
+
+    spec = specs.REGISTRY["albert"]
+
+
+class ElectraEmbeddings(Embeddings):
+    """ELECTRA: BERT's layer in E wide tables; project=True applies the model's
+    embeddings_project when E != H. Reproduces models/electra/modeling_electra.py, ElectraEmbeddings."""
+
+    spec = specs.REGISTRY["electra"]
+
+
+class DebertaV2Embeddings(Embeddings):
+    """DeBERTa v2/v3 (and v1): (word + position) + token_type, each only if configured,
+    embed_proj when E != H, LayerNorm, times attention_mask. Reproduces
+    models/deberta_v2/modeling_deberta_v2.py, DebertaV2Embeddings."""
+
+    spec = specs.REGISTRY["deberta-v2"]
+
+
+class ModernBertEmbeddings(Embeddings):
+    """ModernBERT: LayerNorm (no bias) of the word rows; positions are rotary, in attention.
+    Reproduces models/modernbert/modeling_modernbert.py, ModernBertEmbeddings."""
+
+    spec = specs.REGISTRY["modernbert"]
+
+
+class NomicBertEmbeddings(Embeddings):
+    """NomicBERT: word + token_type, LayerNorm (stored as emb_ln in real files); rotary positions.
+    Reproduces models/nomic_bert/modeling_nomic_bert.py, NomicBertEmbeddings."""
+
+    spec = specs.REGISTRY["nomic_bert"]
+
+
+class GteEmbeddings(Embeddings):
+    """GTE (and the "new" model_type of gte-*-v1.5 files): word + token_type (if any), LayerNorm;
+    rotary positions. Reproduces models/gte/modeling_gte.py, GteEmbeddings."""
+
+    spec = specs.REGISTRY["gte"]
+
+
+class AutoEmbeddings(Embeddings):
+    """`AutoEmbeddings.from_pretrained(model)` returns the family's class that config.json's
+    model_type names (BertEmbeddings, RobertaEmbeddings, ...)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("AutoEmbeddings is not built directly: use AutoEmbeddings.from_pretrained(model)")
+
+
+FAMILY_CLASSES: dict[str, type[Embeddings]] = {
+    cls.__name__: cls for cls in (BertEmbeddings, RobertaEmbeddings, DistilBertEmbeddings, MPNetEmbeddings,
+                                  AlbertEmbeddings, ElectraEmbeddings, DebertaV2Embeddings, ModernBertEmbeddings,
+                                  NomicBertEmbeddings, GteEmbeddings)
+}

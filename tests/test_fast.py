@@ -45,7 +45,7 @@ def test_bitwise_identical_for_any_thread_count_or_block_size(minilm_dir):
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 30522, size=(3, 300)).ravel()
     table_ids = (rng.integers(0, 2, size=(3, 300)) * 512 + np.arange(300)).ravel()
-    args = (emb.word_embeddings.weight, ids, None, emb.position_type_table(), table_ids,
+    args = (emb.word_embeddings.weight, ids, None, emb.added_rows().table, table_ids,
             emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
     expected = fast.embed_layer_norm(*args, num_threads=1, block_rows=fast.BLOCK_ROWS)
     for num_threads in (1, 2, 3, 7):

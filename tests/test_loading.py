@@ -16,7 +16,9 @@ from safetensors.numpy import load_file, save_file
 
 import bertemb_np as be
 from bertemb_np import loading
-from bertemb_np.loading import CHECKPOINT_NAMES
+
+# BERT's checkpoint names, from its spec: {our weight name: the names tried, in order}
+CHECKPOINT_NAMES = loading.checkpoint_names(be.BertConfig(), be.BertConfig().weight_shapes())
 from conftest import FIXTURES
 
 
@@ -188,7 +190,8 @@ def test_byte_range_that_disagrees_with_the_shape(tmp_path):
 @pytest.mark.parametrize("change, message", [
     ({"layer_norm_eps": -1.0}, "layer_norm_eps"),
     ({"hidden_size": 0}, "hidden_size"),
-    ({"model_type": "roberta"}, "model_type 'roberta' is not supported"),
+    ({"model_type": "mobilebert"}, "model_type 'mobilebert' is not in the BERT family"),
+    ({"model_type": "roberta"}, "model_type 'roberta': load it with RobertaEmbeddings or AutoEmbeddings"),
     ({"position_embedding_type": "relative_key"}, "position_embedding_type 'relative_key'"),
     ({"pad_token_id": 61}, "pad_token_id=61"),
 ])

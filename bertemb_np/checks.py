@@ -1,0 +1,218 @@
+"""Checking what users hand the layer: ids, weights, and the arguments of a forward pass.
+
+Every check raises ValueError or TypeError naming the argument and the problem, never lets a
+wrong answer through: NumPy would wrap a negative id to a row counted from the end, where
+PyTorch raises, and an integer offset of a small dtype would wrap in arithmetic. What passes is
+returned in a safe form (ids as np.intp) with the family's defaults filled in (`check_inputs`).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import NamedTuple
+
+import numpy as np
+
+from .config import EmbeddingConfig
+from .functional import absolute_position_ids, position_ids_from_padding
+
+__all__ = ["Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shapes", "check_weight"]
+
+
+def check_ids(ids, rows: int, what: str) -> np.ndarray:
+    """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table."""
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
+    if ids.size:
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= rows:
+            bad = low if low < 0 else high
+            hint = (" (negative ids are never valid)" if bad < 0 else
+                    " (this model has a single token type: leave token_type_ids out)"
+                    if rows == 1 and "token_type" in what else "")
+            raise ValueError(f"{what} must be in [0, {rows}), got {bad}{hint}")
+    return ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
+
+
+def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A read-only C-contiguous copy of `value` as `dtype`, after checking its shape, or raise.
+
+    The copy is the module's own: the caller may keep editing the array it handed in, and no
+    table derived from the weight (the hot path's folded table) can go stale. To change a
+    weight, assign a new array.
+    """
+    array = np.asarray(value)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{name} must be a float array, got dtype {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
+    array = np.array(array, dtype=dtype, order="C", copy=True)
+    array.flags.writeable = False
+    return array
+
+
+def check_shapes(weights: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The weights named in `shapes`, as arrays, after checking each is there with its shape."""
+    missing = sorted(set(shapes) - set(weights))
+    if missing:
+        raise ValueError(f"missing weights: {', '.join(missing)}")
+    arrays = {name: np.asarray(weights[name]) for name in shapes}
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape:
+            raise ValueError(f"{name} has shape {arrays[name].shape}, but the config says {shape}")
+    return arrays
+
+
+def check_broadcast(ids: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
+    """Raise unless `ids` broadcasts to `shape` without changing it."""
+    try:
+        fits = np.broadcast_shapes(ids.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} of shape {ids.shape} does not broadcast to input shape {tuple(shape)}")
+    return ids
+
+
+class Inputs(NamedTuple):
+    """The checked inputs of one forward pass, defaults filled in.
+
+    Exactly one of input_ids and inputs_embeds is set; token_type_ids and position_ids are None
+    when the model has no such term; ids broadcast to `shape`."""
+
+    input_ids: np.ndarray | None  # [B, L] np.intp
+    inputs_embeds: np.ndarray | None  # [B, L, E] in the compute dtype
+    token_type_ids: np.ndarray | None  # broadcastable to [B, L]
+    position_ids: np.ndarray | None  # broadcastable to [B, L]
+    attention_mask: np.ndarray | None  # [B, L] in the compute dtype, 1 = token, 0 = padding
+    shape: tuple[int, int]  # (B, L)
+
+
+def check_inputs(config: EmbeddingConfig, dtype: np.dtype, input_ids=None, token_type_ids=None,
+                 position_ids=None, inputs_embeds=None, attention_mask=None, cache_length=None,
+                 past_key_values_length=None) -> Inputs:
+    """Check every argument of a forward pass and fill in the family's defaults, or raise."""
+    spec = config.spec
+    input_ids, inputs_embeds, shape = check_tokens(config, dtype, input_ids, inputs_embeds)
+    offset_name, offset = check_offset(cache_length, past_key_values_length)
+    who = f"{spec.class_name} (model_type {config.model_type!r})"
+    if offset and not spec.cache_length:
+        raise ValueError(f"{who} takes no {offset_name}: its positions always start at the same place")
+    token_type_ids = check_token_types(config, who, token_type_ids, shape)
+    rule = spec.position_rule(config)
+    if rule is None:
+        if position_ids is not None:
+            raise ValueError(f"{who} has no position table (position_embedding_type "
+                             f"{config.position_embedding_type!r}): position_ids would do nothing")
+        if offset:
+            raise ValueError(f"{who} has no position table: {offset_name} would do nothing")
+    elif position_ids is not None:
+        position_ids = check_broadcast(check_ids(position_ids, config.max_position_embeddings,
+                                                 "position_ids"), shape, "position_ids")
+    else:
+        position_ids = default_position_ids(config, rule, input_ids, shape, offset_name, offset)
+    if attention_mask is not None:
+        attention_mask = check_attention_mask(attention_mask, shape, dtype)
+    return Inputs(input_ids, inputs_embeds, token_type_ids, position_ids, attention_mask, shape)
+
+
+def check_tokens(config: EmbeddingConfig, dtype, input_ids, inputs_embeds):
+    """(input_ids [B, L] or None, inputs_embeds [B, L, E] or None, (B, L)): exactly one given."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("give exactly one of input_ids and inputs_embeds, not "
+                         + ("both" if input_ids is not None else "neither"))
+    if input_ids is not None:
+        input_ids = check_ids(input_ids, config.vocab_size, "input_ids")
+        if input_ids.ndim != 2:
+            raise ValueError(f"input_ids must be [batch, length], got shape {input_ids.shape}"
+                             + (" (add a batch axis: ids[None])" if input_ids.ndim == 1 else ""))
+        return input_ids, None, input_ids.shape
+    inputs_embeds = np.asarray(inputs_embeds)
+    if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != config.E:
+        width = "hidden_size" if config.E == config.hidden_size else "embedding_size"
+        raise ValueError(f"inputs_embeds must be [batch, length, {width}={config.E}], "
+                         f"got shape {inputs_embeds.shape}")
+    if not np.issubdtype(inputs_embeds.dtype, np.floating):
+        raise TypeError(f"inputs_embeds must be floating point, got dtype {inputs_embeds.dtype}")
+    return None, inputs_embeds.astype(dtype, copy=False), inputs_embeds.shape[:2]
+
+
+def check_offset(cache_length, past_key_values_length) -> tuple[str, int]:
+    """(the name the caller used, the offset as a Python int): cache_length is transformers 5's
+    name, past_key_values_length 4.x's; giving both is an error."""
+    if cache_length is not None and past_key_values_length is not None:
+        raise ValueError("give cache_length or its old name past_key_values_length, not both")
+    name, value = (("past_key_values_length", past_key_values_length) if past_key_values_length is not None
+                   else ("cache_length", 0 if cache_length is None else cache_length))
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)  # a Python int: np.int8(127) + 1 cannot wrap
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return name, value
+
+
+def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) -> np.ndarray | None:
+    """Token types broadcastable to `shape` (default zeros [L]), or None when the model has none."""
+    T = config.type_vocab_size
+    if token_type_ids is not None and not config.spec.token_types:
+        raise ValueError(f"{who} takes no token_type_ids: the model has no token type embeddings "
+                         "(its tokenizer returns none)")
+    if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types but has no table
+        if token_type_ids is not None:
+            types = check_broadcast(np.asarray(token_type_ids), shape, "token_type_ids")
+            if not np.issubdtype(types.dtype, np.integer) or types.any():
+                raise ValueError(f"token_type_ids must all be 0: {who} has type_vocab_size 0, "
+                                 "no token type table")
+        return None
+    if token_type_ids is None:
+        return np.zeros(shape[1], dtype=np.intp)  # [L]: sentence A everywhere
+    return check_broadcast(check_ids(token_type_ids, T, "token_type_ids"), shape, "token_type_ids")
+
+
+def default_position_ids(config: EmbeddingConfig, rule: str, input_ids, shape, offset_name: str,
+                         offset: int) -> np.ndarray:
+    """The family's default position ids ([L] or [B, L]), checked to stay within the table.
+
+    "absolute": arange(offset, offset + L). "from_padding": RoBERTa's count of non-pad tokens
+    after pad_token_id (given inputs_embeds, where pads cannot be seen: arange from pad + 1,
+    and then no offset, as in transformers)."""
+    P, L, pad = config.max_position_embeddings, shape[1], config.pad_token_id
+    first = 0 if rule == "absolute" else pad + 1  # the first position a token can have
+    if rule == "from_padding" and input_ids is not None:
+        tokens = int((input_ids != pad).sum(axis=1).max(initial=0))  # the most real tokens in a row
+        position_ids = None  # made below, once the length is known to fit
+    else:
+        if rule == "from_padding" and offset:
+            raise ValueError(f"{offset_name} cannot be used with inputs_embeds by this model's position "
+                             "rule (transformers ignores it there): pass position_ids instead")
+        tokens = L
+    usable = P - first
+    if tokens + offset > usable:
+        total = f"sequence length {tokens} + {offset_name} {offset} = {tokens + offset}"
+        limit = (f"max_position_embeddings={P}" if first == 0 else
+                 f"the {usable} tokens this model takes (max_position_embeddings={P}, and positions "
+                 f"start after pad_token_id={pad})")
+        raise ValueError(f"{total} exceeds {limit}")
+    if rule == "absolute":
+        return absolute_position_ids(L, offset)  # [L]
+    if input_ids is None:
+        return absolute_position_ids(L, first)  # [L]
+    return position_ids_from_padding(input_ids, pad, offset)  # [B, L]
+
+
+def check_attention_mask(mask, shape: tuple[int, int], dtype) -> np.ndarray:
+    """attention_mask as the compute dtype, after checking it is [B, L] of 0s and 1s."""
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"attention_mask must have the input's shape {tuple(shape)}, got {mask.shape}")
+    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
+        raise TypeError(f"attention_mask must be integers or booleans (1 = token, 0 = padding), "
+                        f"got dtype {mask.dtype}")
+    if mask.size and not np.isin(mask, (0, 1)).all():
+        raise ValueError("attention_mask must hold only 0 (padding) and 1 (token)")
+    return mask.astype(dtype)
