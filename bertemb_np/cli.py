@@ -1,4 +1,5 @@
-"""The `bertemb` command: embed a text, plot the position embeddings, or explain one input.
+"""The `bertemb` command: embed a text, plot the position embeddings, or explain one input,
+for any model of the family (AutoEmbeddings picks the class from config.json).
 
     bertemb embed "text" --model ID_OR_DIR [--out x.npy]
     bertemb plot --out DIR [--text "..."] [--sinusoid] --model ID_OR_DIR
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .modules import BertEmbeddings
+from .modules import AutoEmbeddings, Embeddings
 from .tokenizer import Tokenizer
 
 __all__ = ["main", "format_array"]
@@ -70,17 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(args) -> tuple[Tokenizer, BertEmbeddings]:
-    tok = Tokenizer.from_pretrained(args.model, revision=args.revision)
-    emb = BertEmbeddings.from_pretrained(args.model, revision=args.revision, partial=not args.whole_file,
+def load(args) -> tuple[Tokenizer, Embeddings]:
+    """The layer first, so that a config.json of the wrong kind is reported before the tokenizer."""
+    emb = AutoEmbeddings.from_pretrained(args.model, revision=args.revision, partial=not args.whole_file,
                                          dtype=np.dtype(args.dtype))
-    return tok, emb
+    return Tokenizer.from_pretrained(args.model, revision=args.revision), emb
 
 
 def run_embed(args) -> None:
     tok, emb = load(args)
     enc = tok(args.text, args.pair)
-    x = emb(enc["input_ids"], token_type_ids=enc["token_type_ids"])  # [1, L, H]
+    x = emb(**enc)  # [1, L, H]
     print("tokens:", " ".join(tok.convert_ids_to_tokens(enc["input_ids"])))
     print("input_ids:", enc["input_ids"].tolist())
     print(format_array(x))
@@ -90,13 +91,15 @@ def run_embed(args) -> None:
         print("saved to", args.out)
 
 
-def encode_one(tok: Tokenizer, text: str, pair: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(tokens, ids [L], token types [L]) of one input; an empty sentence is an error."""
+def encode_one(tok: Tokenizer, text: str, pair: str | None) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """(tokens, ids [L], token types [L] or None when the model takes none) of one input;
+    an empty sentence is an error."""
     for name, value in (("text", text), ("pair", pair)):
         if value is not None and not value.strip():
             raise ValueError(f"the {name} is empty: give a sentence to embed")
     enc = tok(text, pair)
-    return tok.convert_ids_to_tokens(enc["input_ids"]), enc["input_ids"][0], enc["token_type_ids"][0]
+    types = enc.get("token_type_ids")
+    return tok.convert_ids_to_tokens(enc["input_ids"]), enc["input_ids"][0], None if types is None else types[0]
 
 
 def run_plot(args) -> None:
@@ -106,24 +109,31 @@ def run_plot(args) -> None:
     tokens, ids, types = encode_one(tok, args.text, None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    position = emb.position_embeddings.weight  # [P, H]
-    similarity = study.position_similarity(position)  # [P, P]
-    by_offset, band = study.band_width(similarity)
-    dims = study.top_variance_dimensions(position, args.dims)
-    sinusoid = study.sinusoids_to_compare(*position.shape, args.dims) if args.sinusoid else None
     norms = study.component_norms(emb, ids, types)
-    numbers = {"similarity": similarity, "similarity_by_offset": by_offset, "band_width": band,
-               "top_dimensions": dims, **{f"norms_{k}": v for k, v in norms.items()}}
-    figures = [
-        (plots.position_similarity(similarity, band, out / "position_similarity.png"),
-         f"the bright band along the diagonal: nearby positions are\n  alike; the mean "
-         f"similarity falls below 0.5 at {band} positions apart"),
-        (plots.dimensions_across_positions(position, dims, sinusoid, out / "position_dimensions.png"),
-         "waves of several wavelengths, learned, not designed;\n  compare their shapes with the sinusoids"),
-        (plots.component_norms(tokens, norms, out / "component_norms.png"),
-         "how much word, position and type each bring to the sum,\n  and the common scale LayerNorm gives it"),
-    ]
-    if emb.config.type_vocab_size > 1:
+    numbers = {f"norms_{k}": v for k, v in norms.items()}
+    figures = []
+    if emb.position_embeddings is None:
+        print(f"position_similarity.png, position_dimensions.png: skipped, {emb.config.model_type} has no "
+              f"position table (position_embedding_type {emb.config.position_embedding_type!r})")
+    else:
+        position = emb.position_embeddings.weight  # [P, E]
+        similarity = study.position_similarity(position)  # [P, P]
+        by_offset, band = study.band_width(similarity)
+        dims = study.top_variance_dimensions(position, args.dims)
+        sinusoid = study.sinusoids_to_compare(*position.shape, args.dims) if args.sinusoid else None
+        numbers.update({"similarity": similarity, "similarity_by_offset": by_offset, "band_width": band,
+                        "top_dimensions": dims})
+        figures += [
+            (plots.position_similarity(similarity, band, out / "position_similarity.png"),
+             f"the bright band along the diagonal: nearby positions are\n  alike; the mean "
+             f"similarity falls below 0.5 at {band} positions apart"),
+            (plots.dimensions_across_positions(position, dims, sinusoid, out / "position_dimensions.png"),
+             "waves of several wavelengths, learned, not designed;\n  compare their shapes with the sinusoids"),
+        ]
+    figures.append((plots.component_norms(tokens, norms, out / "component_norms.png"),
+                    "how much each term brings to the sum,\n  and the common scale LayerNorm gives it"))
+    T = emb.config.type_vocab_size
+    if T > 1 and emb.position_embeddings is not None:
         contrast = study.token_type_contrast(emb)
         numbers.update({"type_difference": contrast["difference"], "type_difference_norm": contrast["difference_norm"],
                         "mean_position_norm": contrast["mean_position_norm"]})
@@ -131,7 +141,8 @@ def run_plot(args) -> None:
                         f"the B - A difference (norm {contrast['difference_norm']:.3f}) against\n  "
                         f"the mean position norm ({contrast['mean_position_norm']:.3f})"))
     else:
-        print("token_types.png: skipped, this model has a single token type")
+        print(f"token_types.png: skipped, this model has {T if T else 'no'} token type{'s' if T != 1 else ''}"
+              + ("" if T < 2 else " but no position table to compare with"))
     np.savez(out / "figures.npz", **numbers)
     for path, caption in figures:
         print(f"{path} ({plots.FIGURE_PIXELS[0]}x{plots.FIGURE_PIXELS[1]}):\n  {caption}")
@@ -147,21 +158,31 @@ def run_explain(args) -> None:
     if args.json:
         print(json.dumps(walk, indent=1))
         return
+
+    def cell(value, width: int, spec: str) -> str:  # "-" for a term the family does not have
+        return f"{'-' if value is None else format(value, spec):>{width}}"
+
+    print(f"{emb.config.model_type}: the sum is {' + '.join(walk['terms'])}")
     print(f"{'token':<14}{'id':>6}{'pos':>4}{'type':>5}{'|word|':>8}{'|pos|':>7}{'|type|':>7}"
           f"{'mean':>9}{'std':>7}{'|out|':>7}")
     print("-" * 74)
     for r in walk["tokens"]:
-        print(f"{r['token'][:13]:<14}{r['id']:>6}{r['position']:>4}{r['type']:>5}{r['word_norm']:>8.3f}"
-              f"{r['position_norm']:>7.3f}{r['type_norm']:>7.3f}{r['sum_mean']:>9.4f}{r['sum_std']:>7.4f}"
-              f"{r['output_norm']:>7.2f}")
-    print("(mean, std: of word + type + position, before LayerNorm; |out|: norm after)\n")
+        print(f"{r['token'][:13]:<14}{r['id']:>6}{cell(r['position'], 4, 'd')}{cell(r['type'], 5, 'd')}"
+              f"{cell(r['word_norm'], 8, '.3f')}{cell(r['position_norm'], 7, '.3f')}"
+              f"{cell(r['type_norm'], 7, '.3f')}{r['sum_mean']:>9.4f}{r['sum_std']:>7.4f}{r['output_norm']:>7.2f}")
+    print("(pos: position id used; mean, std: of the sum before LayerNorm; |out|: after it)\n")
     for name, shape in walk["shapes"].items():
         print(f"  {name:<28} {shape}")
-    print(f"\nemb(ids) vs LayerNorm(word + type + position) by hand: max |diff| = "
-          f"{walk['max_abs_diff_module_vs_by_hand']:.2g}")
+    print(f"\nemb(ids) vs LayerNorm(the sum) by hand: max |diff| = {walk['max_abs_diff_module_vs_by_hand']:.2g}")
     for r in walk["repeats"]:
+        rows = [name for name, differs in (("position", "position" in walk["terms"]),
+                                           ("token type", len(set(r["types"])) > 1)) if differs]
+        why = (f"but a different {' and '.join(rows)} row, so the outputs differ (cosine down to "
+               f"{r['min_output_cosine']:.3f})" if rows else
+               "and nothing else differs in this layer: the outputs are identical here\n"
+               "(this model adds positions later, in attention)")
         print(f"\n{r['token']!r} (id {r['id']}) is at positions {r['positions']}: the same word row each time,\n"
-              f"but a different position row, so the outputs differ (cosine down to {r['min_output_cosine']:.3f}).")
+              f"{why}.")
 
 
 def main(argv: list[str] | None = None) -> int:

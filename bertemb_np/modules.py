@@ -382,8 +382,8 @@ class Embeddings:
 
     # --- inputs and the hot path's table -----------------------------------------------------------
 
-    def check(self, input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
-              cache_length, past_key_values_length) -> Inputs:
+    def check(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+              attention_mask=None, cache_length=None, past_key_values_length=None) -> Inputs:
         """The checked arguments, the family's defaults filled in (checks.check_inputs)."""
         return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids, inputs_embeds,
                             attention_mask, cache_length, past_key_values_length)

@@ -14,29 +14,42 @@ import threading
 
 import numpy as np
 
+from . import specs
 from .sources import resolve_file
 
 __all__ = ["Tokenizer"]
 
 PADDING_CHOICES = (False, True, "longest", "max_length")
+DEFAULT_INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")  # BERT's
 
 
 class Tokenizer:
     """`tok.encode(text)` -> [1, L] ids; `tok(texts, pairs, padding=..., truncation=..., max_length=...)` -> dict."""
 
-    def __init__(self, tokenizer, model_max_length: int | None = None):
-        """`tokenizer` is a `tokenizers.Tokenizer`; model_max_length is used by truncation=True."""
+    def __init__(self, tokenizer, model_max_length: int | None = None,
+                 model_input_names: tuple[str, ...] = DEFAULT_INPUT_NAMES, pad_token: str | None = None):
+        """`tokenizer` is a `tokenizers.Tokenizer`; model_max_length is used by truncation=True;
+        model_input_names are the arrays a call returns (transformers' names: a RoBERTa model
+        takes no token_type_ids); pad_token names the padding token when tokenizer.json has none."""
+        unknown = set(model_input_names) - set(DEFAULT_INPUT_NAMES)
+        if unknown or "input_ids" not in model_input_names:
+            raise ValueError(f"model_input_names must include input_ids and be among {DEFAULT_INPUT_NAMES}, "
+                             f"got {model_input_names}")
         self._tokenizer = tokenizer
         self._lock = threading.Lock()  # truncation is set on the shared tokenizer for one call at a time
         saved_padding = tokenizer.padding  # read the pad token before switching padding off
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        self.pad_token_id = saved_padding["pad_id"] if saved_padding else tokenizer.token_to_id("[PAD]")
+        self.pad_token_id = (saved_padding["pad_id"] if saved_padding else
+                             next((tokenizer.token_to_id(t) for t in (pad_token, "[PAD]", "<pad>")
+                                   if t is not None and tokenizer.token_to_id(t) is not None), None))
         self.model_max_length = model_max_length
+        self.model_input_names = tuple(model_input_names)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None) -> "Tokenizer":
-        """Load tokenizer.json (and model_max_length from tokenizer_config.json if there is one)."""
+        """Load tokenizer.json, with model_max_length, model_input_names and the pad token from
+        tokenizer_config.json if there is one; else the input names of config.json's family."""
         import tokenizers
 
         path = resolve_file(model, "tokenizer.json", revision=revision)
@@ -44,8 +57,12 @@ class Tokenizer:
             tokenizer = tokenizers.Tokenizer.from_file(str(path))
         except Exception as e:  # tokenizers raises a bare Exception for bad files
             raise ValueError(f"{path} is not a valid tokenizer.json: {e}") from e
-        config_path = resolve_file(model, "tokenizer_config.json", revision=revision, required=False)
-        return cls(tokenizer, read_model_max_length(config_path))
+        settings = read_json_object(resolve_file(model, "tokenizer_config.json", revision=revision, required=False))
+        names = settings.get("model_input_names") or family_input_names(
+            read_json_object(resolve_file(model, "config.json", revision=revision, required=False)))
+        pad = settings.get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        return cls(tokenizer, model_max_length(settings), tuple(names), pad if isinstance(pad, str) else None)
 
     def encode(self, text: str, text_pair: str | None = None) -> np.ndarray:
         """The token ids of one text (or pair), with [CLS]/[SEP]: int64 [1, L]."""
@@ -57,7 +74,9 @@ class Tokenizer:
         """Tokenize one text or a batch, optionally paired (B gets token type 1).
 
         Returns int64 arrays "input_ids", "token_type_ids", "attention_mask", each [B, L]
-        (B = 1 for a single text). A batch of different lengths needs padding=True.
+        (B = 1 for a single text), or only those of model_input_names (no token_type_ids for
+        RoBERTa, DistilBERT, ...), so `emb(**tok(...))` works. A batch of different lengths
+        needs padding=True.
         """
         texts, pairs = as_batch(text, "text"), as_batch(text_pair, "text_pair")
         if pairs is not None and len(pairs) != len(texts):
@@ -118,7 +137,7 @@ class Tokenizer:
             batch["input_ids"][row, :n] = e.ids
             batch["token_type_ids"][row, :n] = e.type_ids
             batch["attention_mask"][row, :n] = 1
-        return batch
+        return {name: batch[name] for name in self.model_input_names}  # only what the model takes
 
 
 def as_batch(text, name: str) -> list[str] | None:
@@ -131,11 +150,28 @@ def as_batch(text, name: str) -> list[str] | None:
     return batch
 
 
-def read_model_max_length(path) -> int | None:
-    """model_max_length from tokenizer_config.json, if the file and a sane value are there."""
+def read_json_object(path) -> dict:
+    """The JSON object in `path` ({} for no file), or an error naming the file."""
     if path is None:
-        return None
+        return {}
     with open(path, encoding="utf-8") as f:
-        value = json.load(f).get("model_max_length")
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def model_max_length(settings: dict) -> int | None:
+    """model_max_length from tokenizer_config.json's settings, if a sane value is there."""
+    value = settings.get("model_max_length")
     # transformers writes a huge sentinel (1e30) when no limit is known
     return value if isinstance(value, int) and 0 < value < 1_000_000 else None
+
+
+def family_input_names(config: dict) -> tuple[str, ...]:
+    """The inputs the model of config.json takes, from its family's spec (BERT's if unknown)."""
+    spec = specs.REGISTRY.get(config.get("model_type"))
+    return DEFAULT_INPUT_NAMES if spec is None else spec.model_input_names

@@ -44,10 +44,11 @@ def load_cases(name: str) -> dict[str, dict[str, np.ndarray]]:
 
 
 def split_case(case: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """(keyword arguments for BertEmbeddings, {dtype name: reference output})."""
+    """(keyword arguments for the embedding module, {dtype name: reference output})."""
     kwargs = {k: v for k, v in case.items() if not k.startswith(("output_", "grad_"))}
-    if "past_key_values_length" in kwargs:
-        kwargs["past_key_values_length"] = int(kwargs["past_key_values_length"])
+    for name, kind in (("past_key_values_length", int), ("cache_length", int), ("project", bool)):
+        if name in kwargs:
+            kwargs[name] = kind(kwargs[name])
     outputs = {k.removeprefix("output_"): v for k, v in case.items() if k.startswith("output_")}
     return kwargs, outputs
 
