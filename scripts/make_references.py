@@ -726,6 +726,30 @@ def make_minilm() -> dict:
             "sha256": digest, "cases": described, "tokenizer_cases": len(tokenizer_cases)}
 
 
+def make_position_rules() -> dict:
+    """transformers' own position-id rules on padded ids, and DistilBERT's sinusoidal table, for
+    the tests of functional.py's pure position rules (references/position_rules.npz)."""
+    from transformers.models.mpnet.modeling_mpnet import create_position_ids_from_input_ids as mpnet_rule
+    from transformers.models.roberta.modeling_roberta import RobertaEmbeddings
+
+    ids = torch.tensor([[0, 5, 6, 7, 8, 2, 1, 1], [1, 1, 1, 0, 9, 9, 4, 2], [3, 1, 3, 1, 3, 1, 3, 1]])
+    inputs_embeds = torch.zeros(3, 8, 4)
+    rules = {
+        "ids": ids.numpy(),
+        "roberta_pad1_c0": RobertaEmbeddings.create_position_ids_from_input_ids(ids, 1),
+        "roberta_pad1_c3": RobertaEmbeddings.create_position_ids_from_input_ids(ids, 1, 3),
+        "roberta_pad3_c0": RobertaEmbeddings.create_position_ids_from_input_ids(ids, 3),
+        "roberta_inputs_embeds_pad1": RobertaEmbeddings.create_position_ids_from_inputs_embeds(inputs_embeds, 1),
+        "mpnet_pad1": mpnet_rule(ids, 1),
+        "bert_c5_L8": transformers.models.bert.modeling_bert.BertEmbeddings(
+            BertConfig(max_position_embeddings=20)).position_ids[:, 5:13],
+        "distilbert_sinusoidal_30x16": create_sinusoidal_embeddings(30, 16, torch.empty(30, 16)),
+    }
+    arrays = {name: np.asarray(value) for name, value in rules.items()}
+    np.savez_compressed(FIXTURES / "references" / "position_rules.npz", **arrays)
+    return {name: list(array.shape) for name, array in arrays.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
@@ -747,6 +771,7 @@ def main() -> None:
         models[name]["tokenizer_cases"] = count
     manifest = {
         "format_version": FORMAT_VERSION,
+        "position_rules": make_position_rules(),
         "made_by": "python scripts/make_references.py",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},

@@ -117,3 +117,34 @@ def test_help_lists_every_subcommand_with_one_line(capsys):
     printed = capsys.readouterr().out
     for command in ("embed", "plot", "explain"):
         assert sum(line.strip().startswith(command) for line in printed.splitlines()) == 1
+
+
+def test_explain_shows_the_position_ids_roberta_really_uses(capsys):
+    """RoBERTa numbers tokens from pad_token_id + 1 = 2: explain shows those ids, and no types."""
+    folder = FIXTURES / "tiny-roberta"
+    assert main(["explain", "we lived above the clouds", "--model", str(folder), "--json"]) == 0
+    walk = json.loads(capsys.readouterr().out)
+    L = len(walk["tokens"])
+    assert [r["position"] for r in walk["tokens"]] == list(range(2, 2 + L))
+    assert walk["terms"] == ["word", "token_type", "position"] and walk["model_type"] == "roberta"
+    emb = be.AutoEmbeddings.from_pretrained(folder)
+    assert walk["tokens"][0]["position_norm"] == pytest.approx(
+        np.linalg.norm(emb.position_embeddings.weight[2]), rel=1e-6)
+    assert walk["max_abs_diff_module_vs_by_hand"] <= 1e-5
+
+
+def test_study_tools_on_a_family_without_positions(tmp_path, capsys):
+    """ModernBERT's positions are rotary: the position figures are skipped with a clear line, and
+    explain says repeated tokens come out identical from this layer."""
+    folder = tmp_path / "modernbert"
+    shutil.copytree(FIXTURES / "tiny-modernbert", folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # a WordPiece vocabulary of 60 < V = 96
+        shutil.copy(FIXTURES / "tiny-distilbert" / name, folder / name)
+    assert main(["plot", "--out", str(tmp_path / "out"), "--model", str(folder), "--text", "the dog the"]) == 0
+    printed = capsys.readouterr().out
+    assert "position_similarity.png, position_dimensions.png: skipped, modernbert has no position table" in printed
+    assert png_size(tmp_path / "out" / "component_norms.png") == plots.FIGURE_PIXELS
+    assert not (tmp_path / "out" / "position_similarity.png").exists()
+    assert main(["explain", "the dog the", "--model", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "modernbert: the sum is word" in printed and "the outputs are identical here" in printed
