@@ -1,8 +1,9 @@
 """The BERT family against transformers 5.24: every fixture of scripts/make_references.py that
 names one of our classes, both forward paths, float32 and float64, and autograd gradients.
 
-Tolerances (the project's): outputs within 1e-5 max abs error in float32 and 1e-6 in float64;
-gradients within 1e-5 of their scale in float32 and 1e-10 in float64 (test_gradients.py).
+Tolerances (the project's, stated in test_references.py and test_gradients.py): outputs within
+1e-5 max abs error in float32 and 1e-6 in float64; gradients within 1e-5 of their scale in
+float32 and 1e-10 in float64.
 """
 
 from __future__ import annotations
@@ -13,56 +14,28 @@ import numpy as np
 import pytest
 
 import bertemb_np as be
-from conftest import FIXTURES, REFERENCES, REGENERATE, gradient_references, load_cases, max_abs_error, sha256, \
-    split_case
-from test_gradients import SCALED_TOLERANCE, scaled_error
+from conftest import FIXTURES, REFERENCES, REGENERATE, max_abs_error, sha256
+from test_gradients import check_gradients
+from test_references import check_model
 
-TOLERANCE = {"float32": 1e-5, "float64": 1e-6}
 MANIFEST = json.loads((REFERENCES / "manifest.json").read_text())
 FAMILY_FIXTURES = {name: entry for name, entry in MANIFEST["models"].items()
                    if entry.get("class") and name.startswith("tiny-") and "cases" in entry}
-
-
-def load(name: str, dtype: str):
-    return be.AutoEmbeddings.from_pretrained(FIXTURES / name, dtype=np.dtype(dtype))
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_FIXTURES))
 def test_family_matches_transformers(name):
     entry = FAMILY_FIXTURES[name]
     assert sha256(FIXTURES / name / "model.safetensors") == entry["sha256"], f"{name} changed: {REGENERATE}"
-    modules = {dtype: load(name, dtype) for dtype in TOLERANCE}
+    modules = {dtype: be.AutoEmbeddings.from_pretrained(FIXTURES / name, dtype=np.dtype(dtype))
+               for dtype in ("float32", "float64")}
     assert type(modules["float32"]).__name__ == entry["class"]
-    checked = 0
-    for case_name, case in load_cases(name).items():
-        kwargs, outputs = split_case(case)
-        for dtype, reference in outputs.items():
-            emb = modules[dtype]
-            for path, forward in (("hot path", emb), ("reference", emb.reference)):
-                ours = forward(**kwargs)
-                assert ours.dtype == np.dtype(dtype)
-                error = max_abs_error(ours, reference)
-                assert error <= TOLERANCE[dtype], (
-                    f"{name}/{case_name} {dtype} {path}: max abs error {error:.3g} > {TOLERANCE[dtype]:g}")
-                checked += 1
-    assert checked >= 16, f"{name}: only {checked} comparisons"
+    assert check_model(modules, name) >= 16, f"{name}: too few outputs compared"
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_FIXTURES))
 def test_family_gradients_match_autograd(name):
-    checked = 0
-    for case_name, case in load_cases(name).items():
-        kwargs, _ = split_case(case)
-        for dtype, references in gradient_references(case).items():
-            grads = load(name, dtype).vjp(**kwargs)[1](case["grad_out"])
-            assert set(grads) == set(references), f"{name}/{case_name}: {sorted(grads)} != {sorted(references)}"
-            for param, reference in references.items():
-                error = scaled_error(grads[param], reference)
-                assert error <= SCALED_TOLERANCE[dtype], (
-                    f"{name}/{case_name} {dtype} d{param}: max abs error {error:.3g} of scale "
-                    f"{max(1.0, np.abs(reference).max()):.3g} > {SCALED_TOLERANCE[dtype]:g}")
-                checked += 1
-    assert checked >= 8, f"{name}: only {checked} gradients checked"
+    assert check_gradients(FIXTURES / name, name) >= 8, f"{name}: too few gradients compared"
 
 
 # --- tokenizers: emb(**tok(texts, padding=True)) for every family with a tokenizer fixture ----------

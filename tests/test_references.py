@@ -17,8 +17,10 @@ from conftest import FIXTURES, REFERENCES, REGENERATE, TINY_MODELS, load_cases, 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-6}
 
 
-def check_model(emb_by_dtype: dict, name: str) -> None:
-    """Both forward paths, the hot one (calling the module) and reference(), against PyTorch."""
+def check_model(emb_by_dtype: dict, name: str) -> int:
+    """Both forward paths, the hot one (calling the module) and reference(), against PyTorch;
+    returns how many outputs were compared."""
+    checked = 0
     for case_name, case in load_cases(name).items():
         kwargs, outputs = split_case(case)
         for dtype, reference in outputs.items():
@@ -30,6 +32,8 @@ def check_model(emb_by_dtype: dict, name: str) -> None:
                 assert error <= TOLERANCE[dtype], (
                     f"{name}/{case_name} {dtype} {path}: max abs error {error:.3g} > {TOLERANCE[dtype]:g}; "
                     f"if the math changed on purpose, {REGENERATE}")
+                checked += 1
+    return checked
 
 
 @pytest.mark.parametrize("name", TINY_MODELS)
