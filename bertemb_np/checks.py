@@ -21,7 +21,7 @@ __all__ = ["Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shap
 
 def check_ids(ids, rows: int, what: str) -> np.ndarray:
     """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table."""
-    ids = np.asarray(ids)
+    ids = as_array(ids, what)
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
     if ids.size:
@@ -35,6 +35,14 @@ def check_ids(ids, rows: int, what: str) -> np.ndarray:
     return ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
 
 
+def as_array(value, what: str) -> np.ndarray:
+    """np.asarray(value), with an error naming the argument for ragged nested lists."""
+    try:
+        return np.asarray(value)
+    except ValueError as e:  # "inhomogeneous shape": rows of different lengths
+        raise ValueError(f"{what} must be a rectangular array, got ragged nested lists ({e})") from None
+
+
 def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
     """A read-only C-contiguous copy of `value` as `dtype`, after checking its shape, or raise.
 
@@ -42,14 +50,14 @@ def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
     table derived from the weight (the hot path's folded table) can go stale. To change a
     weight, assign a new array.
     """
-    array = np.asarray(value)
+    array = as_array(value, name)
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise TypeError(f"{name} must be a float array, got dtype {array.dtype}")
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
-    array = np.array(array, dtype=dtype, order="C", copy=True)
-    array.flags.writeable = False
-    return array
+    owned = np.array(array, dtype=dtype, order="C", copy=True)
+    owned.flags.writeable = False
+    return owned.view()  # a view of a read-only base: its writeable flag cannot be set back
 
 
 def check_shapes(weights: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -128,7 +136,7 @@ def check_tokens(config: EmbeddingConfig, dtype, input_ids, inputs_embeds):
             raise ValueError(f"input_ids must be [batch, length], got shape {input_ids.shape}"
                              + (" (add a batch axis: ids[None])" if input_ids.ndim == 1 else ""))
         return input_ids, None, input_ids.shape
-    inputs_embeds = np.asarray(inputs_embeds)
+    inputs_embeds = as_array(inputs_embeds, "inputs_embeds")
     if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != config.E:
         width = "hidden_size" if config.E == config.hidden_size else "embedding_size"
         raise ValueError(f"inputs_embeds must be [batch, length, {width}={config.E}], "
@@ -164,7 +172,7 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
                          "(its tokenizer returns none)")
     if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types but has no table
         if token_type_ids is not None:
-            types = check_broadcast(np.asarray(token_type_ids), shape, "token_type_ids")
+            types = check_broadcast(as_array(token_type_ids, "token_type_ids"), shape, "token_type_ids")
             if not np.issubdtype(types.dtype, np.integer) or types.any():
                 raise ValueError(f"token_type_ids must all be 0: {who} has type_vocab_size 0, "
                                  "no token type table")
@@ -207,7 +215,7 @@ def default_position_ids(config: EmbeddingConfig, rule: str, input_ids, shape, o
 
 def check_attention_mask(mask, shape: tuple[int, int], dtype) -> np.ndarray:
     """attention_mask as the compute dtype, after checking it is [B, L] of 0s and 1s."""
-    mask = np.asarray(mask)
+    mask = as_array(mask, "attention_mask")
     if mask.shape != tuple(shape):
         raise ValueError(f"attention_mask must have the input's shape {tuple(shape)}, got {mask.shape}")
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):

@@ -86,6 +86,8 @@ class EmbeddingConfig:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path} is not valid UTF-8 JSON: {e}") from e
         except json.JSONDecodeError as e:
             raise ValueError(f"{path} is not valid JSON: {e}") from e
         if not isinstance(data, dict):

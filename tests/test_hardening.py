@@ -1,0 +1,191 @@
+"""Never a silently wrong answer: the classes of bad or unusual input an adversarial user found
+(integer dtypes that wrap, derived tables gone stale, arguments that mean something else).
+
+Each expected value comes from the same layer on plain int64 input or from reference(), never
+from a hard-coded number; hot path vs reference within 2e-6 (float32), as in test_fast.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bertemb_np as be
+from conftest import FIXTURES, max_abs_error
+
+TINY = FIXTURES / "tiny-model-eps5"  # V=61, H=24, P=20, T=3, pad 1
+HOT_VS_REFERENCE = 2e-6
+
+
+@pytest.fixture()
+def emb():
+    return be.BertEmbeddings.from_pretrained(TINY)
+
+
+# --- integer dtypes: ids and offsets are widened before any arithmetic ------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.uint64])
+def test_small_and_unsigned_id_dtypes_give_the_int64_answer(emb, dtype):
+    ids = np.array([[1, 7, 60, 3], [2, 2, 5, 9]])
+    types = np.array([[0, 1, 2, 2], [2, 1, 0, 1]])
+    positions = np.array([[19, 0, 7, 3], [4, 4, 18, 1]])
+    expected = emb(ids, token_type_ids=types, position_ids=positions)
+    for forward in (emb, emb.reference):
+        out = forward(ids.astype(dtype), token_type_ids=types.astype(dtype), position_ids=positions.astype(dtype))
+        assert max_abs_error(out, expected) <= HOT_VS_REFERENCE, dtype
+
+
+def test_small_token_type_dtype_times_positions_does_not_wrap():
+    """int8 type 2 times P = 512 wraps in int8 arithmetic and would read a wrong folded row."""
+    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
+    ids = np.ones((1, 4), int)
+    types = np.full((1, 4), 2, dtype=np.int8)
+    np.testing.assert_allclose(emb(ids, token_type_ids=types), emb.reference(ids, token_type_ids=types), atol=2e-6)
+
+
+@pytest.mark.parametrize("offset", [np.int8(16), np.uint8(16), np.int16(16), np.uint64(16)])
+def test_small_offset_dtypes_give_the_int_answer(emb, offset):
+    ids = np.ones((1, 4), int)
+    expected = emb(ids, cache_length=16)
+    np.testing.assert_array_equal(emb(ids, cache_length=offset), expected)
+    np.testing.assert_array_equal(emb(ids, past_key_values_length=offset), expected)
+
+
+def test_an_offset_that_wraps_in_its_own_dtype_is_refused_not_wrapped(emb):
+    """np.int8(127) + 4 wraps to -125 in int8: the sum must be computed as a Python int."""
+    with pytest.raises(ValueError, match="sequence length 4 \\+ cache_length 127 = 131 exceeds"):
+        emb(np.ones((1, 4), int), cache_length=np.int8(127))
+
+
+# --- derived state: weights are the module's own, and submodules are checked --------------------------
+
+
+def test_a_weight_assigned_from_an_array_the_caller_keeps_editing(emb):
+    table = emb.position_embeddings.weight.copy()
+    emb.position_embeddings.weight = table
+    table[:] = 0  # the caller edits its array after assigning it
+    ids = np.array([[1, 2, 3]])
+    assert max_abs_error(emb(ids), emb.reference(ids)) <= HOT_VS_REFERENCE
+    assert emb.position_embeddings.weight.any()
+
+
+def test_a_weight_made_writeable_again_is_refused(emb):
+    with pytest.raises(ValueError):
+        emb.position_embeddings.weight.flags.writeable = True  # a copy the module owns: not the caller's
+
+
+def test_a_module_built_from_an_array_owns_a_copy():
+    config = be.BertConfig(vocab_size=5, hidden_size=4, max_position_embeddings=3, type_vocab_size=2)
+    rng = np.random.default_rng(0)
+    weights = {name: rng.normal(size=shape) for name, shape in config.weight_shapes().items()}
+    emb = be.BertEmbeddings(config, weights)
+    ids = np.array([[1, 2, 3]])
+    before = emb(ids)
+    for array in weights.values():
+        array[...] = 7.0  # the caller's arrays change; the module's must not
+    np.testing.assert_array_equal(emb(ids), before)
+    assert weights["LayerNorm.weight"].flags.writeable  # and the caller's arrays stay theirs
+    standalone = be.Embedding(weights["word_embeddings.weight"])
+    weights["word_embeddings.weight"][0, 0] = 1.0
+    assert standalone.weight[0, 0] == 7.0
+
+
+@pytest.mark.parametrize("module, replacement", [
+    ("position_embeddings", lambda e: be.Embedding(e.position_embeddings.weight[:10])),
+    ("token_type_embeddings", lambda e: be.Embedding(e.token_type_embeddings.weight[:1])),
+    ("word_embeddings", lambda e: be.Embedding(e.word_embeddings.weight.astype(np.float64))),
+])
+def test_a_replaced_module_of_another_size_is_refused_on_both_paths(emb, module, replacement):
+    setattr(emb, module, replacement(emb))
+    for forward in (emb, emb.reference):
+        with pytest.raises(ValueError, match=f"{module}.weight is .* replace weights, not modules"):
+            forward(np.array([[1, 2, 3]]))
+
+
+def test_weights_of_the_wrong_shape_or_kind_are_refused_on_assignment(emb):
+    with pytest.raises(ValueError, match=r"LayerNorm.bias has shape \(23,\), but the config says \(24,\)"):
+        emb.LayerNorm.bias = np.zeros(23)
+    with pytest.raises(TypeError, match="LayerNorm.weight must be a float array"):
+        emb.LayerNorm.weight = np.array(["a"] * 24)
+    modern = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-modernbert")
+    with pytest.raises(ValueError, match="norm has no bias"):
+        modern.norm.bias = np.zeros(32)
+
+
+# --- arguments that mean something else are refused ------------------------------------------------
+
+
+@pytest.mark.parametrize("training", ["False", 0, 1, None])
+def test_training_must_be_a_bool(emb, training):
+    for forward in (emb, emb.reference):
+        with pytest.raises(TypeError, match="training must be True or False"):
+            forward(np.array([[1, 2]]), training=training)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("hidden_dropout_prob", -0.5, "hidden_dropout_prob must be a number in \\[0, 1\\]"),
+    ("hidden_dropout_prob", 1.5, "hidden_dropout_prob must be a number in \\[0, 1\\]"),
+    ("hidden_dropout_prob", "0.1", "hidden_dropout_prob must be a number"),
+    ("pad_token_id", "0", "pad_token_id must be an integer or null"),
+    ("vocab_size", 61.0, "vocab_size must be an integer"),
+    ("model_type", 3, "model_type must be a string"),
+])
+def test_config_values_of_the_wrong_type_or_range_name_the_field(tmp_path, field, value, message):
+    import json
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(TINY, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, field: value}))
+    with pytest.raises((ValueError, TypeError), match=message) as error:
+        be.AutoEmbeddings.from_pretrained(folder)
+    assert "config.json" in str(error.value)
+
+
+def test_a_config_json_that_is_not_utf8_names_the_file(tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(TINY, folder)
+    (folder / "config.json").write_bytes(b'{"model_type": "b\xe9rt"}')
+    with pytest.raises(ValueError, match="config.json is not valid UTF-8 JSON"):
+        be.AutoEmbeddings.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("ids, message", [
+    ([[1, 2], [3]], "input_ids must be a rectangular .*ragged"),
+    ([[1, 2], [3, [4]]], "input_ids must be a rectangular .*ragged"),
+])
+def test_ragged_nested_lists_name_the_argument(emb, ids, message):
+    for forward in (emb, emb.reference):
+        with pytest.raises(ValueError, match=message):
+            forward(ids)
+    with pytest.raises(ValueError, match="token_type_ids must be a rectangular"):
+        emb([[1, 2]], token_type_ids=[[0, 1], [1]])
+
+
+# --- gradients at the edges --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (2, 0)])
+def test_vjp_of_an_empty_batch_gives_zero_gradients(emb, shape):
+    ids = np.ones(shape, int)
+    out, vjp = emb.vjp(ids)
+    assert out.shape == (*shape, 24)
+    grads = vjp(np.zeros((*shape, 24), np.float32))
+    assert all(not g.any() for g in grads.values()) and "word_embeddings.weight" in grads
+
+
+def test_a_nan_in_grad_out_reaches_only_the_rows_it_flowed_through(emb):
+    """PyTorch puts the NaN into the rows of the ids that saw it; unused rows stay 0 and finite."""
+    ids, types = np.array([[2, 3, 4]]), np.array([[0, 0, 1]])
+    grad_out = np.ones((1, 3, 24), np.float32)
+    grad_out[0, 0, 5] = np.nan  # a type-0 token
+    grads = emb.vjp(ids, token_type_ids=types)[1](grad_out)
+    token_type = grads["token_type_embeddings.weight"]
+    assert np.isnan(token_type[0]).any()
+    assert np.isfinite(token_type[1]).all() and not token_type[2].any()  # type 2 never used
+    word = grads["word_embeddings.weight"]
+    assert np.isfinite(np.delete(word, 2, axis=0)).all()
