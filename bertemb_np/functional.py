@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["absolute_position_ids", "dropout", "dropout_backward", "embedding", "embedding_backward",
            "layer_norm", "layer_norm_backward", "linear", "linear_backward", "position_ids_from_padding",
-           "sinusoidal_positions"]
+           "sinusoidal_positions", "standardize"]
 
 
 def embedding(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -30,17 +30,39 @@ def embedding(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return weight[ids]  # [V, H], [...] -> [..., H]
 
 
+def standardize(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """x_hat = (x - mean(x)) / sigma, sigma = sqrt(var(x) + eps), per row: -> [..., H], [..., 1].
+
+    The variance is the biased one (divided by H, not H - 1), with eps inside the square root,
+    as in PyTorch. Both statistics are taken of x - x[..., :1]: subtracting a constant changes
+    neither, but the mean's rounding error then scales with the row's spread, not with its size.
+    So a constant row gives x_hat = 0 exactly (LayerNorm returns exactly its bias, as PyTorch
+    does) and 1e4 +- 1e-3 keeps its digits. Rows whose squares overflow (float32 values near
+    1e19) are computed again in float64, rather than silently normalized by an infinite sigma.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below
+        shifted = x - x[..., :1]  # [..., H], exact for values within a factor 2 of the first
+        centred = shifted - shifted.mean(axis=-1, keepdims=True)  # [..., H]
+        var = (centred * centred).mean(axis=-1, keepdims=True)  # [..., 1]
+    overflow = ~np.isfinite(var[..., 0])  # [...]
+    if x.dtype != np.float64 and overflow.any():
+        overflow &= np.isfinite(x).all(axis=-1)  # rows holding inf or nan stay nan, as in PyTorch
+    if x.dtype != np.float64 and overflow.any():
+        wide_hat, wide_sigma = standardize(x[overflow].astype(np.float64), eps)
+        x_hat, sigma = standardize(np.where(overflow[..., None], 0, x), eps)  # the rest as above
+        x_hat[overflow], sigma[overflow] = wide_hat, wide_sigma
+        return x_hat, sigma
+    sigma = np.sqrt(var + eps)  # [..., 1]
+    return centred / sigma, sigma
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, eps: float) -> np.ndarray:
     """Normalize each row of x to mean 0 and variance 1, then scale and shift it: [..., H] -> [..., H].
 
-    y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, over the last axis, with the
-    biased variance (divided by H, not H - 1) and eps inside the square root, as PyTorch does.
+    y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, over the last axis (standardize).
     bias None: no shift (ModernBERT's LayerNorm has no bias).
     """
-    mean = x.mean(axis=-1, keepdims=True)  # [..., H] -> [..., 1]
-    centred = x - mean  # [..., H]
-    var = (centred * centred).mean(axis=-1, keepdims=True)  # [..., 1], biased: divided by H
-    y = centred / np.sqrt(var + eps) * weight  # [..., H]
+    y = standardize(x, eps)[0] * weight  # [..., H]
     return y if bias is None else y + bias
 
 
@@ -147,10 +169,7 @@ def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray,
     x_hat_j / (H sigma), rescaling every x_hat_i: the third term. The last two remove the parts
     of g that the normalization itself would undo (a shift and a rescaling of the row).
     """
-    mu = x.mean(axis=-1, keepdims=True)  # [..., 1]
-    centred = x - mu
-    sigma = np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)  # [..., 1]
-    x_hat = centred / sigma  # [..., H]
+    x_hat, sigma = standardize(x, eps)  # [..., H], [..., 1]
     rows = tuple(range(x.ndim - 1))
     grad_bias = grad.sum(axis=rows)  # [H]
     grad_weight = (grad * x_hat).sum(axis=rows)  # [H]

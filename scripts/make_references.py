@@ -750,6 +750,33 @@ def make_position_rules() -> dict:
     return {name: list(array.shape) for name, array in arrays.items()}
 
 
+def make_layer_norm_edges() -> dict:
+    """torch.nn.functional.layer_norm (float32) on rows where rounding matters: constant rows
+    (PyTorch gives exactly the bias), an ordinary row, a row at 1e4 +- 1e-3 and rows near 1e19
+    (where float32 squares overflow); references/layer_norm_edges.npz. The manifest records how
+    far PyTorch itself is from the exact float64 LayerNorm of the same float32 inputs."""
+    rng = np.random.default_rng(5)
+    H = 384
+    rows = {
+        "constant": np.full((3, H), [[0.7], [-3.0], [0.0]], dtype=np.float32),
+        "ordinary": rng.normal(0, 0.5, (2, H)).astype(np.float32),
+        "offset": (1e4 + rng.normal(0, 1e-3, (2, H))).astype(np.float32),
+        "huge": (rng.normal(0, 1, (2, H)) * 1e19).astype(np.float32),
+    }
+    weight, bias = rng.normal(1, 0.3, H).astype(np.float32), rng.normal(0, 0.3, H).astype(np.float32)
+    arrays, off = {"weight": weight, "bias": bias}, {}
+    for name, x in rows.items():
+        for eps in (1e-12, 1e-5):
+            out = torch.nn.functional.layer_norm(torch.from_numpy(x), (H,), torch.from_numpy(weight),
+                                                 torch.from_numpy(bias), eps).numpy()
+            centred = x.astype(np.float64) - x.astype(np.float64).mean(axis=1, keepdims=True)
+            exact = centred / np.sqrt((centred ** 2).mean(axis=1, keepdims=True) + eps) * weight + bias
+            arrays[f"{name}.input"], arrays[f"{name}.torch_eps{eps:g}"] = x, out
+            off[f"{name} eps {eps:g}"] = float(np.abs(out - exact).max())
+    np.savez_compressed(FIXTURES / "references" / "layer_norm_edges.npz", **arrays)
+    return {"torch_max_abs_error_vs_exact_float64": off}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
@@ -772,6 +799,7 @@ def main() -> None:
     manifest = {
         "format_version": FORMAT_VERSION,
         "position_rules": make_position_rules(),
+        "layer_norm_edges": make_layer_norm_edges(),
         "made_by": "python scripts/make_references.py",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},

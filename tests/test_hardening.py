@@ -189,3 +189,43 @@ def test_a_nan_in_grad_out_reaches_only_the_rows_it_flowed_through(emb):
     assert np.isfinite(token_type[1]).all() and not token_type[2].any()  # type 2 never used
     word = grads["word_embeddings.weight"]
     assert np.isfinite(np.delete(word, 2, axis=0)).all()
+
+
+# --- LayerNorm numerics: constant rows, large offsets, overflowing squares ------------------------------
+
+LN_EDGES = ("constant", "ordinary", "offset", "huge")
+LN_TOLERANCE = 1e-5  # against PyTorch where it is exact to float32 rounding, else the exact float64
+
+
+def exact_layer_norm(x: np.ndarray, weight, bias, eps: float) -> np.ndarray:
+    """LayerNorm of float32 inputs computed in float64 (two passes): exact to far below 1e-5."""
+    centred = x.astype(np.float64) - x.astype(np.float64).mean(axis=-1, keepdims=True)
+    return centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + eps) * weight + bias
+
+
+def layer_norm_paths(x, weight, bias, eps):
+    """The textbook LayerNorm and the hot path's blocked one, on the same rows."""
+    from bertemb_np import fast, functional
+
+    hot = x.copy()
+    fast.normalize_rows(hot, weight, bias, eps)
+    return {"functional.layer_norm": functional.layer_norm(x, weight, bias, eps), "fast.normalize_rows": hot}
+
+
+@pytest.mark.parametrize("name", LN_EDGES)
+@pytest.mark.parametrize("eps", [1e-12, 1e-5])
+def test_layer_norm_where_rounding_matters(name, eps):
+    from conftest import REFERENCES
+
+    with np.load(REFERENCES / "layer_norm_edges.npz") as npz:
+        x, weight, bias, torch_out = npz[f"{name}.input"], npz["weight"], npz["bias"], npz[f"{name}.torch_eps{eps:g}"]
+    exact = exact_layer_norm(x, weight, bias, eps)
+    for path, out in layer_norm_paths(x, weight, bias, eps).items():
+        assert out.dtype == np.float32 and np.isfinite(out).all(), path
+        error = max_abs_error(out, exact)
+        assert error <= LN_TOLERANCE, f"{name} eps {eps:g} {path}: {error:.3g} from exact float64"
+        if name in ("constant", "ordinary"):  # where PyTorch itself is right
+            error = max_abs_error(out, torch_out)
+            assert error <= LN_TOLERANCE, f"{name} eps {eps:g} {path}: {error:.3g} from PyTorch"
+        if name == "constant":  # PyTorch gives exactly the bias: so must we
+            np.testing.assert_array_equal(out, np.broadcast_to(bias, out.shape), err_msg=path)
