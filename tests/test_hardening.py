@@ -229,3 +229,38 @@ def test_layer_norm_where_rounding_matters(name, eps):
             assert error <= LN_TOLERANCE, f"{name} eps {eps:g} {path}: {error:.3g} from PyTorch"
         if name == "constant":  # PyTorch gives exactly the bias: so must we
             np.testing.assert_array_equal(out, np.broadcast_to(bias, out.shape), err_msg=path)
+
+
+# --- threads: first calls from many Python threads at once ------------------------------------------
+
+FIRST_CALLS = """
+import sys, threading
+import numpy as np
+import bertemb_np as be
+modules = [be.BertEmbeddings.from_pretrained(sys.argv[1], num_threads=n) for n in range(1, 13)]
+barrier, errors = threading.Barrier(len(modules)), []
+def first_call(module):
+    barrier.wait()  # released together: the worker pool is made and grown by concurrent first calls
+    try:
+        module(np.ones((320, 20), int))  # 6400 rows: up to 12 threads of 2 blocks of 256
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=first_call, args=(m,)) for m in modules]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors[0] if errors else "ok")
+"""
+
+
+def test_first_calls_from_many_threads_at_once():
+    """Fresh processes (an empty worker pool each), 12 threads with 1..12 workers released together."""
+    import subprocess
+    import sys
+
+    failures = []
+    for _ in range(8):
+        result = subprocess.run([sys.executable, "-c", FIRST_CALLS, str(TINY)], capture_output=True, text=True,
+                                timeout=120)
+        if result.returncode or result.stdout.strip() != "ok":
+            failures.append(result.stdout.strip() or result.stderr.strip().splitlines()[-1])
+    assert not failures, f"{len(failures)} of 8 runs failed: {failures[0]}"
