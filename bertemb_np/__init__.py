@@ -33,4 +33,4 @@ __all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertConfig", "BertEmbeddings",
            "DistilBertEmbeddings", "ElectraEmbeddings", "Embedding", "EmbeddingConfig", "Embeddings",
            "GteEmbeddings", "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings",
            "NomicBertEmbeddings", "RobertaEmbeddings", "Tokenizer", "embedding", "layer_norm"]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place it is written: pyproject.toml reads it from here

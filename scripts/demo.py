@@ -39,7 +39,10 @@ def main() -> None:
     model = args.model or default_model()
 
     cell("2", f"emb = BertEmbeddings.from_pretrained({model!r})")
-    emb = be.BertEmbeddings.from_pretrained(model)
+    emb = be.BertEmbeddings.from_pretrained(model)  # refuses the other families, naming their class
+    if emb.position_embeddings is None:
+        raise ValueError(f"{model} has no position table (position_embedding_type "
+                         f"{emb.config.position_embedding_type!r}): cells 6-8 need one")
     tok = be.Tokenizer.from_pretrained(model)
     print(emb)
 
@@ -57,7 +60,8 @@ def main() -> None:
     print(format_array(other))
     same_cls = np.array_equal(words[0, 0], other[0, 0])
     same_sep = np.array_equal(words[0, -1], other[0, -1])
-    print(f"[CLS] rows identical across the two sentences: {same_cls}; [SEP] rows identical: {same_sep}")
+    print(f"[CLS] rows identical across the two sentences: {same_cls}; "
+          f"[SEP] rows identical: {same_sep}")
 
     cell("6", "emb.position_embeddings  # one row per position")
     print(emb.position_embeddings)
@@ -78,7 +82,8 @@ def main() -> None:
     cell("13", "emb(ids)  # the module: the input of the first encoder layer")
     out = emb(ids)
     print(format_array(out))
-    print(f"max |emb(ids) - LayerNorm(word + position + token_type)| = {np.max(np.abs(out - by_hand)):.3g}")
+    difference = np.max(np.abs(out - by_hand))
+    print(f"max |emb(ids) - LayerNorm(word + position + token_type)| = {difference:.3g}")
     print("(rounding only: float addition is not associative, and emb(ids) adds in another order;\n"
           " emb.reference(ids), the equation in transformers' order, is exactly\n"
           " LayerNorm((word + token_type) + position):",

