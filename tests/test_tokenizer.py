@@ -1,14 +1,37 @@
-"""The tokenizer on the real all-MiniLM-L6-v2 tokenizer.json, whose saved padding (to 128) must not leak."""
+"""The tokenizer on the real all-MiniLM-L6-v2 tokenizer.json, whose saved padding (to 128) must not
+leak, and on the WordPiece tokenizer built from its vocab.txt alone; edge cases against
+transformers' output (references/tokenizer_edges.json, by scripts/make_tokenizer_references.py)."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
 
 import bertemb_np as be
-from conftest import run_in_threads
+import bertemb_np.tokenizer as tokenizer_module
+from conftest import REFERENCES, run_in_threads
+
+EDGES = json.loads((REFERENCES / "tokenizer_edges.json").read_text())
+VARIED_TEXTS = [  # for vocab.txt against tokenizer.json
+    "Naïve café, ÉCOLE 東京タワー 🙂 Ωmega Ünïcödé ß ﬁne",
+    "Hello, world! (x) [y] {z} — «quoted» ... don't-care #1 $2.50 @home",
+    "pneumonoultramicroscopicsilicovolcanoconiosis " + "a" * 120,  # > WordPiece's 100 characters
+    "tab\tand\nnewline\u0000control \u200b zero-width ＦＵＬＬＷＩＤＴＨ ｶﾀｶﾅ 한국어",
+    "[CLS] [MASK] [mask] [PAD] [UNK] x[SEP]y",
+]
+
+
+def vocab_txt_folder(minilm_dir, folder, changes: dict):
+    """`folder` with MiniLM's vocab.txt and its tokenizer_config.json updated with `changes`
+    (as scripts/make_tokenizer_references.py makes them): no tokenizer.json."""
+    shutil.copy(minilm_dir / "vocab.txt", folder)
+    settings = json.loads((minilm_dir / "tokenizer_config.json").read_text()) | changes
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +44,7 @@ def tok(minilm_dir):
 def test_saved_padding_and_truncation_are_switched_off(tok):
     enc = tok("We lived above the clouds")
     assert enc["input_ids"].shape == (1, 7)
-    assert tok("word " * 200)["input_ids"].shape == (1, 202)  # no silent truncation at the saved 128
+    assert tok("word " * 200)["input_ids"].shape == (1, 202)  # no silent truncation at saved 128
 
 
 def test_pair_token_types(tok):
@@ -67,12 +90,34 @@ def test_tokenizer_is_safe_across_threads(tok):
     (lambda t: t(["short", "a longer sentence"]), ValueError, "different lengths.*padding=True"),
     (lambda t: t(["a"], ["b", "c"]), ValueError, "1 texts but 2 text pairs"),
     (lambda t: t("a", padding="left"), ValueError, "padding must be one of"),
+    (lambda t: t("a", padding=1), TypeError, "padding must be a bool or a str, got 1"),
+    (lambda t: t("a", truncation="shortest", max_length=4), ValueError, "truncation must be one"),
+    (lambda t: t("a", truncation=0), TypeError, "truncation must be a bool or a str, got 0"),
     (lambda t: t("a", max_length=4), ValueError, "max_length is used only with"),
-    (lambda t: t("a", padding="max_length"), ValueError, "needs max_length"),
-    (lambda t: t("a b c d e f", padding="max_length", max_length=3), ValueError, "pass truncation=True"),
-    (lambda t: t("a", truncation=True, max_length=0), ValueError, "max_length must be a positive integer"),
+    (lambda t: t("a", truncation="do_not_truncate", max_length=4), ValueError, "used only with"),
+    (lambda t: t("a b c", truncation=True, max_length=1), ValueError,
+     "max_length=1 is smaller than the 2 special tokens this tokenizer adds to a text"),
+    (lambda t: t("a", "b", truncation="only_first", max_length=2), ValueError,
+     "max_length=2 is smaller than the 3 special tokens this tokenizer adds to a pair"),
+    (lambda t: t("a b c", truncation="only_second", max_length=3), ValueError, "give one"),
+    (lambda t: t("a", "b c d", truncation="only_first", max_length=5), ValueError,
+     "truncation='only_first', max_length=5: .*too short"),
+    (lambda t: t.encode("a b c", truncation=True, max_length=1), ValueError, "smaller than the 2"),
+    (lambda t: t("a b c d e f", padding="max_length", max_length=3), ValueError,
+     "pass truncation=True"),
+    (lambda t: t("a", truncation=True, max_length=0), ValueError,
+     "max_length must be a positive integer"),
     (lambda t: t(123), TypeError, "text must be a str"),
     (lambda t: t([]), TypeError, "non-empty list"),
+    (lambda t: t(["a"], [None]), TypeError, "text_pair must be a str or a non-empty list of str"),
+    (lambda t: t(["a"], "b"), TypeError, "both be a str or both be lists, got list and str"),
+    (lambda t: t("a", ["b"]), TypeError, "both be a str or both be lists, got str and list"),
+    (lambda t: t.convert_ids_to_tokens([101, 30522]), ValueError,
+     r"token id 30522 is not in the vocabulary \(ids 0 to 30521\)"),
+    (lambda t: t.convert_ids_to_tokens([-1]), ValueError, "token id -1 is not in the vocabulary"),
+    (lambda t: t.convert_ids_to_tokens([1.5]), TypeError, "token ids must be integers"),
+    (lambda t: t.decode([101, 99999]), ValueError, "token id 99999 is not in the vocabulary"),
+    (lambda t: t.decode(np.ones((1, 2, 3), int)), ValueError, r"ids \[L\] or \[B, L\], got shape"),
 ])
 def test_bad_tokenizer_calls(tok, call, error, message):
     with pytest.raises(error, match=message):
@@ -80,7 +125,7 @@ def test_bad_tokenizer_calls(tok, call, error, message):
 
 
 def test_missing_tokenizer_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="has no tokenizer.json"):
+    with pytest.raises(FileNotFoundError, match=r"has no tokenizer.json \(nor a vocab.txt to"):
         be.Tokenizer.from_pretrained(tmp_path)
 
 
@@ -88,3 +133,92 @@ def test_corrupt_tokenizer_file(tmp_path):
     (tmp_path / "tokenizer.json").write_text("{not json")
     with pytest.raises(ValueError, match="tokenizer.json is not a valid tokenizer.json"):
         be.Tokenizer.from_pretrained(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def edge_folders(minilm_dir, tmp_path_factory) -> dict:
+    """The folders of tokenizer_edges.json's models: MiniLM's, and vocab.txt-only ones."""
+    return {"minilm": minilm_dir} | {
+        name: vocab_txt_folder(minilm_dir, tmp_path_factory.mktemp(name), changes)
+        for name, changes in EDGES["vocab_txt_models"].items()}
+
+
+def case_id(case: dict) -> str:
+    return f"{case['model']}.{case['call']}({str(case['args'])[:24]}, {case['kwargs']})"
+
+
+@pytest.mark.parametrize("case", EDGES["cases"], ids=case_id)
+def test_edge_cases_match_transformers(edge_folders, case):
+    tok = be.Tokenizer.from_pretrained(edge_folders[case["model"]])
+    result = getattr(tok, case["call"])(*case["args"], **case["kwargs"])
+    if case["call"] == "decode":
+        assert result == case["expected"]
+        return
+    arrays = {"input_ids": result} if case["call"] == "encode" else result
+    assert sorted(arrays) == sorted(case["expected"])
+    for key, expected in case["expected"].items():
+        assert arrays[key].dtype == np.int64
+        np.testing.assert_array_equal(arrays[key], expected, err_msg=key)
+
+
+def test_vocab_txt_tokenizer_equals_tokenizer_json(tok, minilm_dir, tmp_path):
+    from_vocab = be.Tokenizer.from_pretrained(vocab_txt_folder(minilm_dir, tmp_path, {}))
+    for pairs in (None, VARIED_TEXTS[::-1]):
+        ours = from_vocab(VARIED_TEXTS, pairs, padding=True)
+        theirs = tok(VARIED_TEXTS, pairs, padding=True)
+        assert sorted(ours) == sorted(theirs)
+        for key in ours:
+            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+    ids = tok(VARIED_TEXTS, padding=True)["input_ids"]
+    for skip in (False, True):
+        assert from_vocab.decode(ids, skip) == tok.decode(ids, skip)
+    assert from_vocab.pad_token_id == tok.pad_token_id
+    assert from_vocab.model_max_length == tok.model_max_length
+
+
+def test_vocab_txt_needs_a_bert_wordpiece_class(minilm_dir, tmp_path):
+    vocab_txt_folder(minilm_dir, tmp_path, {"tokenizer_class": "MPNetTokenizer"})
+    with pytest.raises(ValueError, match="names 'MPNetTokenizer', and only .*: it needs a tokeniz"):
+        be.Tokenizer.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("base, name, content, message", [
+    ("tokenizer.json", "tokenizer_config.json", b"[1, 2]",
+     "{folder}/tokenizer_config.json must hold a JSON object, got list"),
+    ("tokenizer.json", "tokenizer_config.json", b"{not json",
+     "{folder}/tokenizer_config.json is not valid JSON"),
+    ("tokenizer.json", "tokenizer_config.json", b'{"a": "\xff"}',
+     "{folder}/tokenizer_config.json is not UTF-8 text"),
+    ("vocab.txt", "tokenizer_config.json", b'{"do_lower_case": "yes"}',
+     "tokenizer_config.json's do_lower_case must be true, false or null, got 'yes'"),
+    ("vocab.txt", "vocab.txt", b"[PAD]\n\xff\n", "{folder}/vocab.txt is not UTF-8 text"),
+    ("vocab.txt", "vocab.txt", b"", "{folder}/vocab.txt is empty"),
+    ("vocab.txt", "vocab.txt", b"[PAD]\n[UNK]\nhello\n",
+     r"{folder}/vocab.txt lacks the special tokens \['\[SEP\]', '\[CLS\]', '\[MASK\]'\]"),
+])
+def test_bad_tokenizer_files_are_named(minilm_dir, tmp_path, base, name, content, message):
+    shutil.copy(minilm_dir / base, tmp_path)
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=message.replace("{folder}", re.escape(str(tmp_path)))):
+        be.Tokenizer.from_pretrained(tmp_path)
+
+
+def test_no_model_max_length_needs_max_length(minilm_dir, tmp_path):
+    shutil.copy(minilm_dir / "tokenizer.json", tmp_path)  # no tokenizer_config.json
+    tok = be.Tokenizer.from_pretrained(tmp_path)
+    for kwargs in ({"padding": "max_length"}, {"truncation": "only_first"}):
+        with pytest.raises(ValueError, match=r"needs max_length=N \(this tokenizer has no model_"):
+            tok("a", **kwargs)
+
+
+def test_token_goes_to_every_file_lookup(minilm_dir, monkeypatch):
+    tokens = []
+
+    def resolve_file(model, filename, **kwargs):
+        tokens.append(kwargs["token"])
+        return real(model, filename, **kwargs)
+
+    real = tokenizer_module.resolve_file
+    monkeypatch.setattr(tokenizer_module, "resolve_file", resolve_file)
+    be.Tokenizer.from_pretrained(minilm_dir, token="hf_secret")
+    assert tokens and set(tokens) == {"hf_secret"}
