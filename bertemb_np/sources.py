@@ -2,7 +2,8 @@
 
 A hub id goes through `huggingface_hub.hf_hub_download`, so the HF cache (HF_HOME,
 HF_HUB_CACHE), `revision=`, HF_ENDPOINT and HF_HUB_OFFLINE all work as they do in
-transformers. huggingface_hub is imported only when a hub id is resolved.
+transformers. Requests carry `token=` as huggingface_hub takes it, and a user agent naming
+bertemb_np and its version. huggingface_hub is imported only when a hub id is resolved.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def is_local(model: str | os.PathLike, revision: str | None = None) -> bool:
     name = os.fspath(model)
     if os.path.isdir(name):
         if revision is not None:
-            raise ValueError(f"revision={revision!r} applies to hub repo ids, but {name!r} is a local folder")
+            raise ValueError(f"revision={revision!r} applies to hub repo ids, "
+                             f"but {name!r} is a local folder")
         return True
     if isinstance(model, os.PathLike) or looks_like_path(name):
         raise FileNotFoundError(f"model folder {name} does not exist")
@@ -35,14 +37,16 @@ def is_local(model: str | os.PathLike, revision: str | None = None) -> bool:
 
 
 def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | None = None,
-                 required: bool = True) -> Path | None:
+                 required: bool = True, token: str | bool | None = None) -> Path | None:
     """The local path of `filename` of `model`, downloading it from the Hub if needed.
 
     Raises FileNotFoundError naming the folder or repo and the file when it is missing,
-    unless `required` is False: then a missing file gives None.
+    unless `required` is False: then a missing file gives None. `token` is huggingface_hub's:
+    a token, False for none, None for the saved one (HF_TOKEN, `hf auth login`).
     """
     if not is_local(model, revision):
-        return download(os.fspath(model), filename, revision=revision, required=required)
+        return download(os.fspath(model), filename, revision=revision, required=required,
+                        token=token)
     path = Path(model) / filename
     if path.is_file():
         return path
@@ -51,42 +55,99 @@ def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | Non
     return None
 
 
-def exists(model: str | os.PathLike, filename: str, *, revision: str | None = None) -> bool:
+def exists(model: str | os.PathLike, filename: str, *, revision: str | None = None,
+           token: str | bool | None = None) -> bool:
     """Whether `model` has `filename`, without downloading it (a HEAD request for a hub id;
     False when HF_HUB_OFFLINE is set, as nothing can be asked)."""
     if is_local(model, revision):
         return (Path(model) / filename).is_file()
-    import huggingface_hub
-
-    if huggingface_hub.constants.HF_HUB_OFFLINE:
-        return False
-    return huggingface_hub.HfApi().file_exists(os.fspath(model), filename, revision=revision)
-
-
-def download(repo_id: str, filename: str, *, revision: str | None, required: bool) -> Path | None:
-    """hf_hub_download, with errors that name the repo, the revision and the file."""
-    import huggingface_hub
-    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
+    from huggingface_hub import constants
+    from huggingface_hub.errors import (GatedRepoError, RemoteEntryNotFoundError,
                                         RepositoryNotFoundError, RevisionNotFoundError)
 
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:  # as HfApi().file_exists does, which cannot name us in its user agent
+        file_metadata(os.fspath(model), filename, revision, token)
+    except GatedRepoError:  # there, but not for this token: say so rather than "no such file"
+        raise
+    except (RepositoryNotFoundError, RemoteEntryNotFoundError, RevisionNotFoundError):
+        return False
+    return True
+
+
+def download(repo_id: str, filename: str, *, revision: str | None, required: bool,
+             token: str | bool | None = None) -> Path | None:
+    """hf_hub_download, with errors that name the repo, the revision and the file, and, when the
+    repo is not found or the Hub not reached, say that no local folder of that name exists."""
+    import huggingface_hub
+    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError,
+                                        LocalEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
     where = f"hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
+    no_folder = f"; and no local folder {repo_id} exists (in {os.getcwd()})"
+    # A name whose first part is a local folder ("models/bert_mlm" beside "models/") was most
+    # likely meant as a path: if the Hub does not answer at once, look in the cache only, rather
+    # than let hf_hub_download retry for some 20 s before giving up.
+    cache_only = (os.path.isdir(repo_id.split("/")[0])
+                  and not hub_answers(repo_id, filename, revision, token))
     try:
-        return Path(huggingface_hub.hf_hub_download(repo_id, filename, revision=revision))
-    except LocalEntryNotFoundError as e:  # not cached, and the Hub not asked (offline) or not reachable
+        return Path(huggingface_hub.hf_hub_download(
+            repo_id, filename, revision=revision, token=token, local_files_only=cache_only,
+            **user_agent()))
+    except LocalEntryNotFoundError as e:  # not cached; the Hub not asked (offline) or not reached
         if not required:
             return None
         why = ("HF_HUB_OFFLINE is set" if huggingface_hub.constants.HF_HUB_OFFLINE
                else "the Hub could not be reached")
-        raise FileNotFoundError(f"{filename} of {where} is not in the local cache, and {why}") from e
+        raise FileNotFoundError(
+            f"{filename} of {where} is not in the local cache, and {why}{no_folder}") from e
     except EntryNotFoundError as e:
         if not required:
             return None
         raise FileNotFoundError(f"{filename} not found in {where}: {first_line(e)}") from e
-    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-        raise FileNotFoundError(f"{where} not found (looking for {filename}): {first_line(e)}") from e
+    except RepositoryNotFoundError as e:
+        raise FileNotFoundError(
+            f"{where} not found (looking for {filename}): {first_line(e)}{no_folder}") from e
+    except RevisionNotFoundError as e:
+        raise FileNotFoundError(
+            f"{where} not found (looking for {filename}): {first_line(e)}") from e
     except HFValidationError as e:
-        raise ValueError(f"{repo_id!r} is neither an existing local folder nor a valid hub repo id: "
-                         f"{first_line(e)}") from e
+        raise ValueError(f"{repo_id!r} is neither an existing local folder nor a valid hub repo "
+                         f"id: {first_line(e)}") from e
+
+
+def hub_answers(repo_id: str, filename: str, revision: str | None,
+                token: str | bool | None) -> bool:
+    """Whether one request for the file's metadata, not retried, gets an answer from the Hub
+    other than a server error."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+    from huggingface_hub.utils import httpx
+
+    try:
+        file_metadata(repo_id, filename, revision, token)
+    except (httpx.TransportError, OfflineModeIsEnabled):
+        return False
+    except HfHubHTTPError as e:  # 4xx is an answer, that hf_hub_download will explain; 5xx: down
+        return e.response.status_code < 500
+    return True
+
+
+def file_metadata(repo_id: str, filename: str, revision: str | None, token: str | bool | None):
+    """huggingface_hub's HEAD request for a file (no retries): its size, ETag, commit, location."""
+    import huggingface_hub
+
+    url = huggingface_hub.hf_hub_url(repo_id, filename, revision=revision)
+    return huggingface_hub.get_hf_file_metadata(url, token=token, **user_agent())
+
+
+def user_agent() -> dict[str, str]:
+    """How requests name us to the Hub, as huggingface_hub's calls take it: the user agent
+    starts "bertemb_np/<version>; hf_hub/<version>; ..."."""
+    from . import __version__
+
+    return {"library_name": "bertemb_np", "library_version": __version__}
 
 
 def first_line(error: Exception) -> str:

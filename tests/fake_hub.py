@@ -5,15 +5,21 @@ huggingface_hub client talks to it. It speaks what huggingface_hub uses:
 - HEAD and GET /{repo}/resolve/{revision}/{file}, with ETag, X-Repo-Commit, Content-Length,
   and Range answered with 206 and Content-Range (unless made to ignore Range: then 200);
 - GET /api/models/{repo} and /api/models/{repo}/revision/{revision}.
-It counts the body bytes it sends, per file, and can stall a transfer halfway (to kill it).
+With cdn=True, it answers /resolve/ of .safetensors files as the real Hub answers LFS files: a
+302 to a second server, on 127.0.0.2 (another origin), that serves the bytes.
+It records every request's headers, counts the body bytes it sends per file, and can break a
+transfer: drop the connection once mid-body, stall (send nothing more) to test timeouts and
+kills, or hold data requests back until told (to line up concurrent clients); or be down.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,29 +28,57 @@ import numpy as np
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
+@dataclass(frozen=True)
+class Request:
+    server: str  # "hub" or "cdn"
+    method: str
+    path: str
+    headers: dict[str, str]  # names lowercased
+
+
 class FakeHub:
-    def __init__(self, repos: dict[str, Path], *, ignore_range: bool = False, stall_after: int | None = None):
-        """repos: {repo id: folder of its files}. stall_after: stop sending any body after that many
-        bytes in total, and set `stalled` (the connection stays open, as in a dead transfer)."""
+    def __init__(self, repos: dict[str, Path], *, ignore_range: bool = False,
+                 stall_after: int | None = None, drop_after: int | None = None, cdn: bool = False,
+                 down: bool = False):
+        """repos: {repo id: folder of its files}. down: answer every request 503, as a Hub that
+        is down (but records the attempts). Counting body bytes sent in total (faults are for
+        one client at a time):
+        drop_after: once that many are sent, close the connection mid-body, once (`dropped` is set);
+        stall_after: once that many are sent, send no more body bytes, to any request, and set
+        `stalled` (connections stay open, as in a dead transfer, until close)."""
         self.repos = {repo: Path(folder) for repo, folder in repos.items()}
-        self.ignore_range, self.stall_after = ignore_range, stall_after
+        self.ignore_range, self.stall_after, self.drop_after = ignore_range, stall_after, drop_after
+        self.down = down
         self.sent: dict[str, int] = {}  # "repo/file" -> body bytes sent
-        self.stalled = threading.Event()
-        self.release = threading.Event()
+        self.requests: list[Request] = []
+        self.dropped, self.stalled, self.release = (threading.Event() for _ in range(3))
+        self.data_allowed = threading.Event()  # clear it to hold back ranges that do not start at 0
+        self.data_allowed.set()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self))
-        self.server.daemon_threads = True
+        self.server = serve("127.0.0.1", make_handler(self, "hub"))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.cdn_server = self.cdn_url = None
+        if cdn:  # on another loopback address: another origin, as a real CDN is
+            self.cdn_server = serve("127.0.0.2", make_handler(self, "cdn"))
+            self.cdn_url = f"http://127.0.0.2:{self.cdn_server.server_address[1]}"
 
     @property
     def total_sent(self) -> int:
         return sum(self.sent.values())
 
+    def bytes_before_fault(self) -> float:
+        """How many more body bytes may be sent before the next drop or stall (inf: none ahead)."""
+        limits = [self.stall_after] + ([self.drop_after] if not self.dropped.is_set() else [])
+        return min((max(limit - self.total_sent, 0) for limit in limits if limit is not None),
+                   default=math.inf)
+
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.data_allowed.set()
+        for server in (self.server, self.cdn_server):
+            if server:
+                server.shutdown()
+                server.server_close()
 
     def __enter__(self):
         return self
@@ -53,7 +87,14 @@ class FakeHub:
         self.close()
 
 
-def make_handler(hub: FakeHub):
+def serve(host: str, handler) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def make_handler(hub: FakeHub, name: str):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -67,9 +108,14 @@ def make_handler(hub: FakeHub):
             self.respond(body=True)
 
         def respond(self, body: bool) -> None:
+            with hub.lock:
+                hub.requests.append(Request(name, self.command, self.path,
+                                            {k.lower(): v for k, v in self.headers.items()}))
+            if hub.down:
+                return self.error(503, "ServiceUnavailable")
             path = self.path.split("?")[0]
             api = re.fullmatch(r"/api/models/(.+?)(?:/revision/([^/]+))?", path)
-            if api:
+            if api and name == "hub":
                 return self.api(api[1])
             resolve = re.fullmatch(r"/(.+)/resolve/([^/]+)/(.+)", path)
             if not resolve or resolve[1] not in hub.repos:
@@ -80,13 +126,15 @@ def make_handler(hub: FakeHub):
             file = hub.repos[repo] / filename
             if not file.is_file():
                 return self.error(404, "EntryNotFound")
+            if hub.cdn_url and name == "hub" and filename.endswith(".safetensors"):
+                return self.redirect(hub.cdn_url + self.path, file)
             size = file.stat().st_size
             start, stop, status = 0, size, 200
             match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
             if match and not hub.ignore_range:
                 start, stop, status = int(match[1]), min(size, int(match[2] or size - 1) + 1), 206
             self.send_response(status)
-            self.send_header("ETag", '"' + hashlib.sha1(f"{file}:{size}".encode()).hexdigest() + '"')
+            self.send_header("ETag", etag(file))
             self.send_header("X-Repo-Commit", COMMIT)
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Type", "application/octet-stream")
@@ -100,21 +148,39 @@ def make_handler(hub: FakeHub):
                 except (BrokenPipeError, ConnectionResetError):  # the client hung up, as it may after a 200
                     self.close_connection = True
 
+        def redirect(self, location: str, file: Path) -> None:
+            """The real Hub's answer for an LFS file: 302 to the CDN, its metadata in X-Linked-*."""
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("X-Linked-Etag", etag(file))
+            self.send_header("X-Linked-Size", str(file.stat().st_size))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def send_body(self, key: str, file: Path, start: int, stop: int) -> None:
+            if start > 0:
+                hub.data_allowed.wait()
             with open(file, "rb") as f:
                 f.seek(start)
                 while start < stop:
-                    n = min(1 << 20, stop - start)
                     with hub.lock:
-                        if hub.stall_after is not None:
-                            n = min(n, hub.stall_after - hub.total_sent)
-                        hub.sent[key] = hub.sent.get(key, 0) + max(n, 0)
-                    if n <= 0:
-                        hub.stalled.set()
-                        hub.release.wait()
-                        return
+                        n = min(1 << 20, stop - start, hub.bytes_before_fault())
+                        hub.sent[key] = hub.sent.get(key, 0) + n
+                    if n == 0:
+                        return self.fault()
                     self.wfile.write(f.read(n))
                     start += n
+
+        def fault(self) -> None:
+            """Drop the connection (once, if asked to), else stall until the hub closes."""
+            if hub.drop_after is not None and not hub.dropped.is_set():
+                hub.dropped.set()
+                self.close_connection = True  # the body ends short of its Content-Length
+                return
+            hub.stalled.set()
+            hub.release.wait()
+            self.close_connection = True
 
         def api(self, repo: str) -> None:
             if repo not in hub.repos:
@@ -138,6 +204,10 @@ def make_handler(hub: FakeHub):
                 self.wfile.write(raw)
 
     return Handler
+
+
+def etag(file: Path) -> str:
+    return '"' + hashlib.sha1(f"{file}:{file.stat().st_size}".encode()).hexdigest() + '"'
 
 
 def bert_checkpoint_shapes(hidden: int, layers: int, vocab: int = 30522, positions: int = 512,

@@ -4,11 +4,13 @@ so the real huggingface_hub client code runs; each load runs in a fresh process,
 from __future__ import annotations
 
 import json
+import operator
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,12 @@ NAMES = ("word_embeddings.weight", "position_embeddings.weight", "token_type_emb
          "LayerNorm.weight", "LayerNorm.bias")
 
 
+def read_weights(model) -> dict[str, np.ndarray]:
+    """The five weights of a BertEmbeddings loaded from `model`, by name."""
+    emb = be.BertEmbeddings.from_pretrained(model)
+    return {name: operator.attrgetter(name)(emb) for name in NAMES}
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     """bert-base-sized checkpoints (440 MB): one file, and three shards."""
@@ -33,7 +41,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def expected(checkpoints) -> dict[str, dict[str, np.ndarray]]:
     """The tensors as read from the local folders."""
-    return {repo: be.loading.load_embedding_weights(folder)[1] for repo, folder in checkpoints.items()}
+    return {repo: read_weights(folder) for repo, folder in checkpoints.items()}
 
 
 def embedding_bytes(tensors: dict[str, np.ndarray]) -> int:
@@ -41,26 +49,63 @@ def embedding_bytes(tensors: dict[str, np.ndarray]) -> int:
 
 
 LOAD = """
-import sys, numpy as np, bertemb_np as be
-config, tensors = be.loading.load_embedding_weights(sys.argv[1], partial=sys.argv[2] == "partial")
-np.savez(sys.argv[3], **tensors)
+import operator, sys, numpy as np, bertemb_np as be
+emb = be.BertEmbeddings.from_pretrained(sys.argv[1], partial=sys.argv[2] == "partial")
+np.savez(sys.argv[3], **{name: operator.attrgetter(name)(emb) for name in sys.argv[4:]})
 """
 
 
-def load(hub: FakeHub, repo: str, caches: Path, *, partial: bool = True, offline: bool = False,
-         wait: bool = True):
-    """Load `repo` from `hub` in a new process with its caches under `caches`; the tensors it read."""
+def child_env(hub: FakeHub, caches: Path, offline: bool = False,
+              **overrides: str | None) -> dict[str, str]:
+    """The environment of a load from `hub` with every cache under `caches` (HF_HOME too, so no
+    token or cache of the machine's is used); `overrides` add variables, or remove them (None)."""
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(caches / "home"),
+           "HF_HUB_CACHE": str(caches / "hf"), "BERTEMB_CACHE": str(caches / "bertemb"),
+           "HF_HUB_OFFLINE": "1" if offline else "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+           "HF_TOKEN": None, **overrides}
+    return {name: value for name, value in env.items() if value is not None}
+
+
+@dataclass
+class Child:
+    """A load running in its own process."""
+    proc: subprocess.Popen
+    out: Path
+
+    def result(self) -> tuple[dict[str, np.ndarray], str]:
+        """Wait for it; the tensors it read, and its stderr."""
+        _, stderr = self.proc.communicate(timeout=300)
+        assert self.proc.returncode == 0, stderr[-3000:]
+        with np.load(self.out) as arrays:
+            return {name: arrays[name] for name in arrays.files}, stderr
+
+    def error(self, timeout: float = 300) -> str:
+        """Wait for a load that must fail; its stderr."""
+        _, stderr = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode != 0, "the load should have failed"
+        return stderr
+
+
+def start_load(hub: FakeHub, repo: str, caches: Path, *, partial: bool = True,
+               offline: bool = False, cwd: Path | None = None, **env: str | None) -> Child:
+    """Start loading `repo` from `hub` in a new process, with its caches under `caches`."""
+    caches.mkdir(parents=True, exist_ok=True)
     out = caches / f"out-{time.monotonic_ns()}.npz"
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(caches / "hf"),
-           "BERTEMB_CACHE": str(caches / "bertemb"), "HF_HUB_OFFLINE": "1" if offline else "0",
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    command = [sys.executable, "-c", LOAD, repo, "partial" if partial else "whole", str(out)]
-    if not wait:
-        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    with np.load(out) as arrays:
-        return {name: arrays[name] for name in arrays.files}, result.stderr
+    how = "partial" if partial else "whole"
+    command = [sys.executable, "-c", LOAD, repo, how, str(out), *NAMES]
+    proc = subprocess.Popen(command, env=child_env(hub, caches, offline, **env), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return Child(proc, out)
+
+
+def load(hub: FakeHub, repo: str, caches: Path, **kwargs) -> tuple[dict[str, np.ndarray], str]:
+    """Load `repo` from `hub` in a new process (start_load); the tensors it read, its stderr."""
+    return start_load(hub, repo, caches, **kwargs).result()
+
+
+def load_error(hub: FakeHub, repo: str, caches: Path, **kwargs) -> str:
+    """The stderr of a load that must fail."""
+    return start_load(hub, repo, caches, **kwargs).error()
 
 
 def assert_same(tensors, expected_tensors):
@@ -99,10 +144,9 @@ def test_second_load_is_offline_and_from_the_cache(checkpoints, expected, tmp_pa
 
 def test_offline_without_a_cache_is_a_clear_error(checkpoints, tmp_path):
     with FakeHub(checkpoints) as hub:
-        proc = load(hub, "org/bert-base", tmp_path, offline=True, wait=False)
-        _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode != 0
-    assert b"config.json of hub repo 'org/bert-base' is not in the local cache, and HF_HUB_OFFLINE is set" in stderr
+        stderr = load_error(hub, "org/bert-base", tmp_path, offline=True)
+    assert ("config.json of hub repo 'org/bert-base' is not in the local cache, "
+            "and HF_HUB_OFFLINE is set") in stderr
 
 
 def test_sharded_checkpoint_fetches_only_the_shards_holding_embeddings(checkpoints, expected, tmp_path):
@@ -130,20 +174,22 @@ def test_server_that_ignores_range_falls_back_to_the_whole_file(checkpoints, exp
     assert_same(tensors, expected[repo])
 
 
-def test_a_killed_transfer_leaves_no_cache_entry(checkpoints, expected, tmp_path):
+def test_a_killed_transfer_leaves_no_cache_entry_and_the_next_load_removes_its_temporary_file(
+        checkpoints, expected, tmp_path):
     repo = "org/bert-base"
     half = embedding_bytes(expected[repo]) // 2
     with FakeHub(checkpoints, stall_after=half) as hub:
-        proc = load(hub, repo, tmp_path, wait=False)
+        child = start_load(hub, repo, tmp_path)
         assert hub.stalled.wait(120), "the transfer never reached halfway"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(child.proc.pid, signal.SIGKILL)
+        child.proc.communicate()
     folder = tmp_path / "bertemb" / "models--org--bert-base" / COMMIT
     assert not list(folder.glob("*.safetensors")), "a killed transfer must not leave a cache entry"
     assert list(folder.glob(".*.part")), "the transfer was written to a temporary file"
     with FakeHub(checkpoints) as hub:
         tensors, _ = load(hub, repo, tmp_path)
     assert_same(tensors, expected[repo])
+    assert not list(folder.glob("*.part")), "the next load must remove the killed one's .part file"
 
 
 def test_pickle_only_repo_is_refused_with_how_to_convert(tmp_path):
@@ -156,12 +202,77 @@ def test_pickle_only_repo_is_refused_with_how_to_convert(tmp_path):
             be.BertEmbeddings.from_pretrained(model)
         assert "save_pretrained" in str(e.value) and "spaces/safetensors/convert" in str(e.value)
     with FakeHub({"org/pickled": folder}) as hub:
-        proc = load(hub, "org/pickled", tmp_path, wait=False)
-        _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode != 0
-    assert b"hub repo 'org/pickled' has no model.safetensors, only pytorch_model.bin" in stderr
+        stderr = load_error(hub, "org/pickled", tmp_path)
+    assert "hub repo 'org/pickled' has no model.safetensors, only pytorch_model.bin" in stderr
 
 
 def test_local_sharded_folder(checkpoints, expected):
-    tensors = be.loading.load_embedding_weights(checkpoints["org/bert-sharded"])[1]
-    assert_same(tensors, expected["org/bert-sharded"])
+    assert_same(read_weights(checkpoints["org/bert-sharded"]), expected["org/bert-sharded"])
+
+
+def test_through_a_redirect_to_a_cdn_the_token_stays_on_the_hub(checkpoints, expected, tmp_path):
+    repo = "org/bert-base"
+    with FakeHub(checkpoints, cdn=True) as hub:
+        tensors, _ = load(hub, repo, tmp_path, HF_TOKEN="hf_secret")
+        requests, sent = list(hub.requests), hub.sent[f"{repo}/model.safetensors"]
+    assert_same(tensors, expected[repo])
+    assert sent < 0.25 * (checkpoints[repo] / "model.safetensors").stat().st_size, "not partial"
+    hub_side = [r for r in requests if r.server == "hub"]
+    cdn = [r for r in requests if r.server == "cdn"]
+    assert any(r.method == "GET" and "range" in r.headers for r in cdn), "no range from the CDN"
+    assert any(r.headers.get("authorization") == "Bearer hf_secret" for r in hub_side)
+    assert not [r for r in cdn if "authorization" in r.headers], "the token was sent to the CDN"
+
+
+CALL_WITH_TOKEN = """
+import sys
+from bertemb_np import hub, sources
+repo, commit, token = sys.argv[1:]
+sources.resolve_file(repo, "config.json", token=token)
+assert sources.exists(repo, "model.safetensors", revision=commit, token=token)
+header, data_start = hub.remote_header(repo, commit, "model.safetensors", token=token)
+name = "bert.embeddings.LayerNorm.gamma"
+hub.fetch_tensors(repo, commit, "model.safetensors", {name: header[name]}, data_start, token=token)
+"""
+
+
+def test_token_and_user_agent_reach_the_hub(checkpoints, tmp_path):
+    with FakeHub(checkpoints) as hub:
+        command = [sys.executable, "-c", CALL_WITH_TOKEN, "org/bert-base", COMMIT, "hf_given"]
+        result = subprocess.run(command, env=child_env(hub, tmp_path, HF_TOKEN="hf_from_env"),
+                                capture_output=True, text=True, timeout=300)
+        requests = [r for r in hub.requests if "/org/bert-base/" in r.path]  # not hf_hub's own
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {(r.method, r.path.split("/")[-1]) for r in requests} >= {("GET", "config.json"),
+                                                                    ("HEAD", "model.safetensors"),
+                                                                    ("GET", "model.safetensors")}
+    for r in requests:
+        assert r.headers.get("authorization") == "Bearer hf_given", (r.method, r.path)
+        assert f"bertemb_np/{be.__version__}" in r.headers.get("user-agent", ""), (r.method, r.path)
+
+
+def test_default_cache_is_under_hf_home_beside_the_hub_cache(checkpoints, tmp_path):
+    from huggingface_hub import scan_cache_dir
+
+    with FakeHub(checkpoints) as hub:
+        load(hub, "org/bert-base", tmp_path, HF_HUB_CACHE=None, BERTEMB_CACHE=None)
+    home = tmp_path / "home"
+    report = scan_cache_dir(home / "hub")
+    assert not report.warnings, [str(w) for w in report.warnings]
+    assert [repo.repo_id for repo in report.repos] == ["org/bert-base"]
+    assert (home / "bertemb" / "models--org--bert-base" / COMMIT / "model.safetensors").is_file()
+
+
+def test_a_missing_local_folder_is_named_whether_the_hub_answers_or_not(checkpoints, tmp_path):
+    (tmp_path / "models").mkdir()  # "models/bert_mlm": a folder that is not there, or a hub id
+    with FakeHub(checkpoints) as hub:
+        answered = load_error(hub, "models/bert_mlm", tmp_path, cwd=tmp_path)
+    with FakeHub(checkpoints, down=True) as hub:
+        unreachable = load_error(hub, "models/bert_mlm", tmp_path, cwd=tmp_path)
+        attempts = [r for r in hub.requests if "/models/bert_mlm/" in r.path]
+    assert len(attempts) == 1, "the Hub was asked again and again for what looks like a path"
+    for stderr in (answered, unreachable):
+        assert f"; and no local folder models/bert_mlm exists (in {tmp_path})" in stderr
+    assert "hub repo 'models/bert_mlm' not found" in answered
+    assert ("config.json of hub repo 'models/bert_mlm' is not in the local cache, "
+            "and the Hub could not be reached") in unreachable
