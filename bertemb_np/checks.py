@@ -16,7 +16,7 @@ import numpy as np
 from .config import EmbeddingConfig
 from .functional import absolute_position_ids, position_ids_from_padding
 
-__all__ = ["Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shapes", "check_weight"]
+__all__ = ["Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shapes", "check_weight", "max_tokens"]
 
 
 def check_ids(ids, rows: int, what: str) -> np.ndarray:
@@ -182,6 +182,20 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
     return check_broadcast(check_ids(token_type_ids, T, "token_type_ids"), shape, "token_type_ids")
 
 
+def first_position(config: EmbeddingConfig) -> int:
+    """The position id of a sequence's first token: 0, or pad_token_id + 1 for the "from_padding"
+    rule (RoBERTa, MPNet), whose rows before it are the pad's and unused ones."""
+    return config.pad_token_id + 1 if config.spec.position_rule(config) == "from_padding" else 0
+
+
+def max_tokens(config: EmbeddingConfig) -> int | None:
+    """The most tokens one sequence may have (512 for roberta-base's 514 rows), or None for a
+    family without a position table (no limit in this layer)."""
+    if config.spec.position_rule(config) is None:
+        return None
+    return config.max_position_embeddings - first_position(config)
+
+
 def default_position_ids(config: EmbeddingConfig, rule: str, input_ids, shape, offset_name: str,
                          offset: int) -> np.ndarray:
     """The family's default position ids ([L] or [B, L]), checked to stay within the table.
@@ -190,7 +204,7 @@ def default_position_ids(config: EmbeddingConfig, rule: str, input_ids, shape, o
     after pad_token_id (given inputs_embeds, where pads cannot be seen: arange from pad + 1,
     and then no offset, as in transformers)."""
     P, L, pad = config.max_position_embeddings, shape[1], config.pad_token_id
-    first = 0 if rule == "absolute" else pad + 1  # the first position a token can have
+    first = first_position(config)
     if rule == "from_padding" and input_ids is not None:
         tokens = int((input_ids != pad).sum(axis=1).max(initial=0))  # the most real tokens in a row
         position_ids = None  # made below, once the length is known to fit
@@ -199,7 +213,7 @@ def default_position_ids(config: EmbeddingConfig, rule: str, input_ids, shape, o
             raise ValueError(f"{offset_name} cannot be used with inputs_embeds by this model's position "
                              "rule (transformers ignores it there): pass position_ids instead")
         tokens = L
-    usable = P - first
+    usable = max_tokens(config)
     if tokens + offset > usable:
         total = f"sequence length {tokens} + {offset_name} {offset} = {tokens + offset}"
         limit = (f"max_position_embeddings={P}" if first == 0 else

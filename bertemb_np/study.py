@@ -12,8 +12,9 @@ import numpy as np
 from .functional import sinusoidal_positions
 from .modules import Embeddings
 
-__all__ = ["band_width", "component_norms", "position_similarity", "sinusoids_to_compare", "terms",
-           "token_type_contrast", "top_variance_dimensions", "walk_through"]
+__all__ = ["band_width", "component_norms", "dimension_curves", "position_similarity",
+           "sinusoids_to_compare", "terms", "token_type_contrast", "top_variance_dimensions",
+           "walk_through"]
 
 
 def position_similarity(position_weight: np.ndarray) -> np.ndarray:
@@ -24,7 +25,8 @@ def position_similarity(position_weight: np.ndarray) -> np.ndarray:
 
 
 def band_width(similarity: np.ndarray, level: float = 0.5) -> tuple[np.ndarray, int]:
-    """(mean similarity of positions d apart, for d = 0..P-1; the first d where it drops below `level`).
+    """(mean similarity of positions d apart, for d = 0..P-1; the first d where it drops below
+    `level`).
 
     The second number is how wide the bright band along the diagonal is.
     """
@@ -39,13 +41,29 @@ def top_variance_dimensions(position_weight: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(position_weight.var(axis=0))[::-1][:k]
 
 
-def sinusoids_to_compare(positions: int, width: int, k: int) -> np.ndarray:
+def dimension_curves(position_weight: np.ndarray, k: int) -> dict[str, np.ndarray | float]:
+    """The k most varying dimensions [P, H] -> the numbers of their plot: "top_dimensions" [k];
+    "dimension_limit", the y-axis half-height, 1.2 x the 99.5th percentile of their |values|,
+    so that a few outliers (BERT's position 0) do not flatten every curve; and the values beyond
+    it, largest first: "off_axis_positions", "off_axis_dimensions", "off_axis_values" [n]."""
+    dims = top_variance_dimensions(position_weight, k)
+    values = position_weight[:, dims].astype(np.float64)  # [P, k]
+    limit = 1.2 * np.percentile(np.abs(values), 99.5)
+    rows, columns = np.nonzero(np.abs(values) > limit)
+    order = np.argsort(-np.abs(values[rows, columns]), kind="stable")
+    rows, columns = rows[order], columns[order]
+    return {"top_dimensions": dims, "dimension_limit": float(limit), "off_axis_positions": rows,
+            "off_axis_dimensions": dims[columns], "off_axis_values": values[rows, columns]}
+
+
+def sinusoids_to_compare(positions: int, width: int, k: int) -> dict[str, np.ndarray]:
     """k sine columns of the encoding, of wavelengths nearest P, P/2, P/4, ...: the ones whose
-    shape can be seen over P positions. [P, k]"""
+    shape can be seen over P positions. "sinusoids" [P, k], "sinusoid_wavelengths" [k]."""
     encoding = sinusoidal_positions(positions, width)
-    wavelengths = 2 * np.pi * 10000 ** (np.arange(0, width, 2) / width)  # of the sine columns 0, 2, 4, ...
+    wavelengths = 2 * np.pi * 10000 ** (np.arange(0, width, 2) / width)  # of sine columns 0, 2, ...
     picked = [int(np.argmin(np.abs(np.log(wavelengths / (positions / 2 ** j))))) for j in range(k)]
-    return encoding[:, [2 * i for i in picked]]
+    return {"sinusoids": encoding[:, [2 * i for i in picked]],
+            "sinusoid_wavelengths": wavelengths[picked]}
 
 
 def terms(emb: Embeddings, input_ids: np.ndarray, token_type_ids: np.ndarray | None = None
@@ -69,23 +87,28 @@ def normalized(emb: Embeddings, total: np.ndarray) -> np.ndarray:
     return emb.norm_layer(total if emb.embed_proj is None else emb.embed_proj(total))
 
 
-def component_norms(emb: Embeddings, input_ids: np.ndarray, token_type_ids: np.ndarray | None = None
-                    ) -> dict[str, np.ndarray]:
-    """For one sequence [L]: the norm per token of each term of the sum, of the sum, and after LayerNorm."""
+def component_norms(emb: Embeddings, input_ids: np.ndarray,
+                    token_type_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """For one sequence [L]: the norm per token of each term of the sum, of the sum, and after
+    LayerNorm."""
     rows, total, _ = terms(emb, input_ids, token_type_ids)
     return {**{name: np.linalg.norm(r, axis=1) for name, r in rows.items()},
-            "sum": np.linalg.norm(total, axis=1), "layer_norm": np.linalg.norm(normalized(emb, total), axis=1)}
+            "sum": np.linalg.norm(total, axis=1),
+            "layer_norm": np.linalg.norm(normalized(emb, total), axis=1)}
 
 
 def token_type_contrast(emb: Embeddings) -> dict[str, np.ndarray | float]:
-    """Token type B minus A (the difference vector and its norm) beside the mean position-row norm."""
+    """Token type B minus A (the difference vector and its norm) beside the mean position-row
+    norm."""
     rows = None if emb.token_type_embeddings is None else emb.token_type_embeddings.weight
     if rows is None or len(rows) < 2 or emb.position_embeddings is None:
-        raise ValueError("this model has no second token type or no position table to compare it with")
+        raise ValueError("this model has no second token type "
+                         "or no position table to compare it with")
     difference = rows[1] - rows[0]  # [H]
+    position_norms = np.linalg.norm(emb.position_embeddings.weight, axis=1)  # [P]
     return {"difference": difference, "difference_norm": float(np.linalg.norm(difference)),
             "norm_a": float(np.linalg.norm(rows[0])), "norm_b": float(np.linalg.norm(rows[1])),
-            "mean_position_norm": float(np.linalg.norm(emb.position_embeddings.weight, axis=1).mean())}
+            "mean_position_norm": float(position_norms.mean())}
 
 
 def walk_through(emb: Embeddings, tokens: list[str], input_ids: np.ndarray,
@@ -103,24 +126,32 @@ def walk_through(emb: Embeddings, tokens: list[str], input_ids: np.ndarray,
     def norm(name: str, p: int) -> float | None:
         return float(np.linalg.norm(rows[name][p])) if name in rows else None
 
-    table = [{"token": token, "id": int(i), "position": None if positions is None else int(positions[p]),
+    table = [{"token": token, "id": int(i),
+              "position": None if positions is None else int(positions[p]),
               "type": None if token_type_ids is None else int(token_type_ids[p]),
               "word_norm": norm("word", p), "position_norm": norm("position", p),
               "type_norm": norm("token_type", p), "sum_mean": float(total[p].mean()),
               "sum_std": float(total[p].std()), "output_norm": float(np.linalg.norm(module[p]))}
              for p, (token, i) in enumerate(zip(tokens, input_ids))]
-    repeats = []
-    for i in np.unique(input_ids):
-        where = np.flatnonzero(input_ids == i)
-        if len(where) > 1:
-            unit = module[where] / np.linalg.norm(module[where], axis=1, keepdims=True)
-            cosine = unit @ unit.T
-            repeats.append({"token": tokens[where[0]], "id": int(i), "positions": where.tolist(),
-                            "types": [] if token_type_ids is None else token_type_ids[where].tolist(),
-                            "min_output_cosine": float(cosine.min())})
     E, H = emb.config.E, module.shape[-1]
     shapes = {"input_ids": [1, L], "word[input_ids]": [1, L, E],
               **{f"{name}[{name}_ids]": [1, L, E] for name in rows if name != "word"},
               "sum": [1, L, E], "LayerNorm(sum)": [1, L, H]}
-    return {"model_type": emb.config.model_type, "terms": list(rows), "tokens": table, "shapes": shapes,
-            "repeats": repeats, "max_abs_diff_module_vs_by_hand": float(np.abs(module - by_hand).max())}
+    return {"model_type": emb.config.model_type, "terms": list(rows), "tokens": table,
+            "shapes": shapes, "repeats": repeats(tokens, input_ids, token_type_ids, module),
+            "max_abs_diff_module_vs_by_hand": float(np.abs(module - by_hand).max())}
+
+
+def repeats(tokens: list[str], input_ids: np.ndarray, token_type_ids: np.ndarray | None,
+            output: np.ndarray) -> list[dict]:
+    """Each token id found more than once in [L]: where (indexes into the input), with which
+    token types ([] for a model without), and the least cosine between its outputs [L, H]."""
+    found = []
+    for i in np.unique(input_ids):
+        where = np.flatnonzero(input_ids == i)
+        if len(where) > 1:
+            unit = output[where] / np.linalg.norm(output[where], axis=1, keepdims=True)
+            found.append({"token": tokens[where[0]], "id": int(i), "positions": where.tolist(),
+                          "types": [] if token_type_ids is None else token_type_ids[where].tolist(),
+                          "min_output_cosine": float((unit @ unit.T).min())})
+    return found

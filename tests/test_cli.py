@@ -2,50 +2,64 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import bertemb_np as be
+from bertemb_np import cli
 from bertemb_np.cli import main
+from conftest import FIXTURES
+from fake_hub import COMMIT
 
 ROOT = Path(__file__).parent.parent
 
 
 def test_embed_prints_and_saves(minilm_dir, tmp_path, capsys):
     out = tmp_path / "x.npy"
-    assert main(["embed", "We lived above the clouds", "--model", str(minilm_dir), "--out", str(out)]) == 0
+    assert main(["embed", "We lived above the clouds", "--model", str(minilm_dir),
+                 "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "[[101, 2057, 2973, 2682, 1996, 8044, 102]]" in printed
     assert "shape: (1, 7, 384) float32" in printed
     emb = be.BertEmbeddings.from_pretrained(minilm_dir)
-    np.testing.assert_array_equal(np.load(out), emb(np.array([[101, 2057, 2973, 2682, 1996, 8044, 102]])))
+    ids = np.array([[101, 2057, 2973, 2682, 1996, 8044, 102]])
+    np.testing.assert_array_equal(np.load(out), emb(ids))
 
 
 def test_embed_pair_and_float64(minilm_dir, tmp_path, capsys):
     out = tmp_path / "pair.npy"
-    assert main(["embed", "The man went to the store.", "--pair", "He bought milk.", "--model", str(minilm_dir),
-                 "--dtype", "float64", "--out", str(out)]) == 0
+    assert main(["embed", "The man went to the store.", "--pair", "He bought milk.",
+                 "--model", str(minilm_dir), "--dtype", "float64", "--out", str(out)]) == 0
     tok = be.Tokenizer.from_pretrained(minilm_dir)
     enc = tok("The man went to the store.", "He bought milk.")
     emb = be.BertEmbeddings.from_pretrained(minilm_dir, dtype=np.float64)
-    np.testing.assert_array_equal(np.load(out), emb(enc["input_ids"], token_type_ids=enc["token_type_ids"]))
+    np.testing.assert_array_equal(np.load(out),
+                                  emb(enc["input_ids"], token_type_ids=enc["token_type_ids"]))
 
 
 def test_embed_missing_model_is_a_one_line_error(capsys):
     assert main(["embed", "hi", "--model", "./no-such-model"]) == 1
-    assert capsys.readouterr().err.strip() == "bertemb: error: model folder ./no-such-model does not exist"
+    assert (capsys.readouterr().err.strip()
+            == "bertemb: error: model folder ./no-such-model does not exist")
 
 
 def test_help_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "bertemb_np.cli", "--help"], capture_output=True, text=True)
+    result = bertemb("--help")
     assert result.returncode == 0 and "embed" in result.stdout
 
 
 def test_demo_replays_the_notebook(minilm_dir):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(minilm_dir)],
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"),
+                             "--model", str(minilm_dir)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -53,6 +67,154 @@ def test_demo_replays_the_notebook(minilm_dir):
     assert "Embedding(30522, 384, padding_idx=0)" in out
     assert "[CLS] rows identical across the two sentences: True; [SEP] rows identical: True" in out
     max_diff = float(out.split("LayerNorm(word + position + token_type)| = ")[1].split()[0])
-    assert max_diff <= 1e-5, f"demo's hand-written LayerNorm differs from emb(ids) by {max_diff}"  # float32 rounding
+    # float32 rounding
+    assert max_diff <= 1e-5, f"demo's hand-written LayerNorm differs from emb(ids) by {max_diff}"
     assert "LayerNorm((word + token_type) + position): True" in out
     assert out.rstrip().endswith("(1, 7, 384)")
+
+
+# --- errors a user can cause: one line, never a traceback -------------------------------------
+
+TINY = FIXTURES / "tiny-model-eps5"  # P = 20, E = 24
+LONG = " ".join(["the dog"] * 15)  # 32 tokens with [CLS] and [SEP]
+
+
+def bertemb(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """`python -m bertemb_np ARGS` in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "bertemb_np", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=120)
+
+
+def one_error_line(result) -> str:
+    """The one `bertemb: error: ...` line of a run that failed, checked to end its stderr."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("bertemb: error: ")]
+    assert len(errors) == 1 and result.stderr.rstrip().endswith(errors[0]), result.stderr
+    return errors[0]
+
+
+@pytest.fixture
+def closed_port():
+    """A port of 127.0.0.1 where nothing listens (bound, not listening): connecting is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+def cache_config(hf_home: Path, repo: str, folder: Path) -> None:
+    """Put `folder`'s config.json in the HF cache as hf_hub_download leaves it: the load then
+    reads it from there and meets the network first when it asks for the checkpoint."""
+    snapshot = hf_home / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    shutil.copy(folder / "config.json", snapshot)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text(COMMIT)
+
+
+@pytest.mark.parametrize("scheme, cached, offline", [
+    ("http", True, None),  # config.json from the cache, then a refused connection: httpx's error
+    ("ftp", False, None),  # an HF_ENDPOINT httpx cannot speak
+    ("http", False, "1"),  # HF_HUB_OFFLINE and nothing cached
+])
+def test_hub_errors_are_one_line_that_points_to_a_local_folder(scheme, cached, offline,
+                                                                 closed_port, tmp_path, minilm_dir):
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=f"{scheme}://127.0.0.1:{closed_port}", HF_HOME=str(tmp_path / "hf"),
+               HF_HUB_ETAG_TIMEOUT="1", HF_HUB_DOWNLOAD_TIMEOUT="1",
+               BERTEMB_CACHE=str(tmp_path / "bertemb"))
+    if offline:
+        env["HF_HUB_OFFLINE"] = offline
+    if cached:
+        cache_config(tmp_path / "hf", "org/tiny", TINY)
+    line = one_error_line(bertemb("embed", "hi", "--model", "org/tiny", env=env, cwd=tmp_path))
+    assert "pass --model DIR, a local model folder" in line, line
+    assert f"the installed all-MiniLM-L6-v2: --model {minilm_dir}" in line, line
+
+
+def test_the_way_out_names_minilm_only_when_it_is_installed(monkeypatch, minilm_dir):
+    assert cli.installed_minilm() == minilm_dir
+    monkeypatch.setattr(cli, "MINILM_PACKAGE", "no_such_package_of_bertemb")
+    assert cli.installed_minilm() is None
+    assert "--model DIR" in cli.without_the_hub() and "MiniLM" not in cli.without_the_hub()
+
+
+def test_ctrl_c_is_one_line(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load", interrupted)
+    assert main(["embed", "hi", "--model", str(TINY)]) == 130
+    assert capsys.readouterr().err == "bertemb: interrupted\n"
+
+
+def test_a_reader_that_stops_early_is_not_an_error(minilm_dir):
+    """`bertemb explain ... --json | head -1`: more output than a pipe holds, its reader gone."""
+    proc = subprocess.Popen([sys.executable, "-m", "bertemb_np", "explain", LONG * 20, "--json",
+                             "--truncate", "--model", str(minilm_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "{\n"
+    proc.stdout.close()
+    assert proc.stderr.read() == "" and proc.wait(timeout=60) == 1
+
+
+def test_embed_refuses_a_folder_as_out_and_prints_the_file_it_writes(tmp_path, capsys):
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    assert main(["embed", "hi", "--model", str(TINY), "--out", str(folder)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"bertemb: error: --out {folder} is a folder: give a file name, such as {folder}/x.npy")
+    assert list(tmp_path.iterdir()) == [folder] and not list(folder.iterdir())
+    assert main(["embed", "hi", "--model", str(TINY), "--out", str(tmp_path / "x")]) == 0
+    assert f"saved to {tmp_path / 'x.npy'}\n" in capsys.readouterr().out  # np.save adds .npy
+    assert (tmp_path / "x.npy").is_file()
+
+
+@pytest.mark.parametrize("dims", ["0", "-2", "two"])
+def test_plot_refuses_dims_that_are_not_positive(dims, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["plot", "--out", str(tmp_path), "--model", str(TINY), "--dims", dims])
+    assert f"argument --dims: must be a positive integer, got {dims!r}" in capsys.readouterr().err
+
+
+def test_plot_refuses_more_dims_than_the_position_table_has(tmp_path, capsys):
+    assert main(["plot", "--out", str(tmp_path / "out"), "--model", str(TINY), "--dims", "25"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "bertemb: error: --dims 25: the position table has 24 dimensions, give 1 to 24")
+    assert not (tmp_path / "out").exists()
+
+
+def test_version_and_python_dash_m():
+    result = bertemb("--version")
+    assert result.returncode == 0 and result.stdout == f"bertemb {be.__version__}\n"
+    assert be.__version__ == importlib.metadata.version("bertemb-np")
+    result = bertemb("embed", "hi", "--model", str(TINY))
+    assert result.returncode == 0 and "shape: (1, 3, 24) float32" in result.stdout, result.stderr
+
+
+# --- long texts: one message in every subcommand, and --truncate ------------------------------
+
+@pytest.mark.parametrize("model, limit", [
+    ("tiny-model-eps5", 20),  # BERT: P = 20 positions from 0
+    ("tiny-roberta", 20),  # RoBERTa: P = 22, positions from pad_token_id + 1 = 2
+])
+@pytest.mark.parametrize("command", ["embed", "explain", "plot"])
+def test_a_long_text_is_one_message_everywhere_and_truncate_cuts_it(command, model, limit,
+                                                                     tmp_path, capsys):
+    folder = FIXTURES / model
+    args = {"embed": ["embed", LONG, "--out", str(tmp_path / "x.npy")],
+            "explain": ["explain", LONG, "--json"],
+            "plot": ["plot", "--text", LONG, "--out", str(tmp_path)]}[command]
+    length = be.Tokenizer.from_pretrained(folder)(LONG)["input_ids"].shape[1]
+    assert main([*args, "--model", str(folder)]) == 1
+    assert capsys.readouterr().err == (
+        f"bertemb: error: {length} tokens, this model takes at most {limit}: pass --truncate\n")
+    assert main([*args, "--model", str(folder), "--truncate"]) == 0
+    printed = capsys.readouterr().out
+    if command == "embed":
+        assert np.load(tmp_path / "x.npy").shape[1] == limit
+    elif command == "explain":
+        assert len(json.loads(printed)["tokens"]) == limit
+    else:
+        with np.load(tmp_path / "figures.npz") as numbers:
+            assert len(numbers["norms_word"]) == limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ def png_size(path) -> tuple[int, int]:
 
 def test_plot_writes_four_pngs_whose_numbers_match_numpy(tmp_path, capsys):
     out = tmp_path / "figures"
-    assert main(["plot", "--out", str(out), "--model", str(TINY), "--text", TEXT, "--sinusoid", "--dims", "3"]) == 0
+    assert main(["plot", "--out", str(out), "--model", str(TINY), "--text", TEXT, "--sinusoid",
+                 "--dims", "3"]) == 0
     printed = capsys.readouterr().out
     for name in ("position_similarity", "position_dimensions", "component_norms", "token_types"):
         assert png_size(out / f"{name}.png") == plots.FIGURE_PIXELS, name
@@ -39,7 +41,8 @@ def test_plot_writes_four_pngs_whose_numbers_match_numpy(tmp_path, capsys):
     emb = be.BertEmbeddings.from_pretrained(TINY)
     position = emb.position_embeddings.weight.astype(np.float64)
     with np.load(out / "figures.npz") as numbers:
-        direct = np.array([[a @ b / np.sqrt((a @ a) * (b @ b)) for b in position] for a in position])
+        direct = np.array([[a @ b / np.sqrt((a @ a) * (b @ b)) for b in position]
+                           for a in position])
         np.testing.assert_allclose(numbers["similarity"], direct, atol=1e-12)
         by_offset = [np.mean([direct[i, i + d] for i in range(20 - d)]) for d in range(20)]
         np.testing.assert_allclose(numbers["similarity_by_offset"], by_offset, atol=1e-12)
@@ -50,12 +53,94 @@ def test_plot_writes_four_pngs_whose_numbers_match_numpy(tmp_path, capsys):
         p = emb.position_embeddings.weight[: len(ids)]
         t = emb.token_type_embeddings.weight[np.zeros(len(ids), int)]
         for key, vectors in (("word", w), ("position", p), ("token_type", t), ("sum", w + t + p)):
-            np.testing.assert_allclose(numbers[f"norms_{key}"], np.sqrt((vectors.astype(np.float64) ** 2).sum(1)),
+            np.testing.assert_allclose(numbers[f"norms_{key}"],
+                                       np.sqrt((vectors.astype(np.float64) ** 2).sum(1)),
                                        rtol=1e-6, err_msg=key)
-        np.testing.assert_allclose(numbers["norms_layer_norm"], np.linalg.norm(emb(ids[None])[0], axis=1), rtol=1e-5)
+        np.testing.assert_allclose(numbers["norms_layer_norm"],
+                                   np.linalg.norm(emb(ids[None])[0], axis=1), rtol=1e-5)
         types = emb.token_type_embeddings.weight
         np.testing.assert_array_equal(numbers["type_difference"], types[1] - types[0])
-        np.testing.assert_allclose(numbers["mean_position_norm"], np.linalg.norm(position, axis=1).mean(), rtol=1e-6)
+        np.testing.assert_allclose(numbers["mean_position_norm"],
+                                   np.linalg.norm(position, axis=1).mean(), rtol=1e-6)
+        wavelengths = numbers["sinusoid_wavelengths"]  # of sine columns 2i: 2 pi 10000^(2i / E)
+        columns = np.rint(np.log(wavelengths / (2 * np.pi)) / np.log(10000) * 24).astype(int)
+        assert (columns % 2 == 0).all() and len(set(columns)) == 3
+        np.testing.assert_allclose(wavelengths, 2 * np.pi * 10000 ** (columns / 24), rtol=1e-12)
+        np.testing.assert_allclose(numbers["sinusoids"],
+                                   np.sin(np.arange(20)[:, None] / 10000 ** (columns / 24)),
+                                   atol=1e-12)
+        printed = " ".join(printed.split())
+        assert f"wavelengths {', '.join(f'{w:.0f}' for w in wavelengths)}" in printed
+        assert_off_axis_reported(numbers, position, printed)
+
+
+def assert_off_axis_reported(numbers, position: np.ndarray, printed: str) -> None:
+    """figures.npz lists every value of the followed dimensions beyond the axis, largest first,
+    and the caption names the largest."""
+    dims, limit = numbers["top_dimensions"], float(numbers["dimension_limit"])
+    values = position[:, dims]  # [P, k]
+    assert 0 < limit < np.abs(values).max() or not numbers["off_axis_values"].size
+    rows, columns = np.nonzero(np.abs(values) > limit)
+    expected = sorted(zip(-np.abs(values[rows, columns]), rows, dims[columns]))
+    assert list(zip(numbers["off_axis_positions"], numbers["off_axis_dimensions"])) == [
+        (p, d) for _, p, d in expected]
+    where = numbers["off_axis_positions"], numbers["off_axis_dimensions"]
+    np.testing.assert_array_equal(numbers["off_axis_values"], position[where])
+    if expected:
+        p, d = expected[0][1:]
+        assert f"dim {d} at position {p}: {position[p, d]:.2f}" in printed
+
+
+def test_plot_mentions_sinusoids_only_when_it_draws_them(tmp_path, capsys):
+    assert main(["plot", "--out", str(tmp_path), "--model", str(TINY), "--text", TEXT]) == 0
+    assert "sinusoid" not in capsys.readouterr().out.replace(str(tmp_path), "DIR").lower()
+    with np.load(tmp_path / "figures.npz") as numbers:
+        assert "sinusoids" not in numbers and "sinusoid_wavelengths" not in numbers
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> dict[str, dict]:
+    """What each figure `bertemb plot` draws shows, by file name, read as it is saved: its title,
+    its legends' labels and boxes, its axes' boxes (in pixels)."""
+    figures = {}
+    save = plots.save
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        figures[Path(path).name] = {
+            "title": fig.get_suptitle(),
+            "labels": [text.get_text() for legend in legends for text in legend.get_texts()],
+            "legend_boxes": [legend.get_window_extent(renderer) for legend in legends],
+            "axes_boxes": [ax.get_window_extent(renderer) for ax in fig.axes]}
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "save", keep)
+    return figures
+
+
+def test_the_readme_figures_name_the_model_show_position_0_and_keep_legends_off_the_data(
+        minilm_dir, tmp_path, capsys, drawn):
+    """On the real MiniLM weights, as scripts/figures.sh draws them."""
+    out = tmp_path / "figures"
+    assert main(["plot", "--out", str(out), "--model", str(minilm_dir), "--sinusoid",
+                 "--name", "all-MiniLM-L6-v2"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert sorted(drawn) == sorted(p.name for p in out.glob("*.png")) and len(drawn) == 4
+    for name, figure in drawn.items():
+        assert png_size(out / name) == plots.FIGURE_PIXELS, name
+        assert figure["title"].startswith("all-MiniLM-L6-v2 (bert): "), (name, figure["title"])
+        for legend in figure["legend_boxes"]:
+            assert not any(legend.overlaps(ax) for ax in figure["axes_boxes"]), name
+    labels = drawn["position_dimensions.png"]["labels"]
+    assert labels[4:] == [f"sinusoid, wavelength {w}" for w in (519, 253, 129, 63)], labels
+    emb = be.BertEmbeddings.from_pretrained(minilm_dir)
+    position = emb.position_embeddings.weight
+    with np.load(out / "figures.npz") as numbers:
+        assert_off_axis_reported(numbers, position, printed)
+        assert (numbers["off_axis_positions"][0], numbers["off_axis_dimensions"][0]) == (0, 99)
+    assert "dim 99 at position 0: 1.87" in printed
 
 
 @pytest.mark.parametrize("args, message", [
@@ -91,16 +176,19 @@ def test_explain_json_numbers_match_the_library(capsys):
     assert [r["token"] for r in walk["tokens"]] == tok.convert_ids_to_tokens(ids)
     for p, r in enumerate(walk["tokens"]):
         assert r["position"] == p
-        assert r["word_norm"] == pytest.approx(np.linalg.norm(emb.word_embeddings.weight[ids[p]]), rel=1e-6)
-        assert r["position_norm"] == pytest.approx(np.linalg.norm(emb.position_embeddings.weight[p]), rel=1e-6)
-        assert r["type_norm"] == pytest.approx(np.linalg.norm(emb.token_type_embeddings.weight[types[p]]), rel=1e-6)
+        for key, row in (("word_norm", emb.word_embeddings.weight[ids[p]]),
+                         ("position_norm", emb.position_embeddings.weight[p]),
+                         ("type_norm", emb.token_type_embeddings.weight[types[p]])):
+            assert r[key] == pytest.approx(np.linalg.norm(row), rel=1e-6), key
         assert r["sum_mean"] == pytest.approx(total[p].mean(), abs=1e-6)
         assert r["sum_std"] == pytest.approx(total[p].std(), rel=1e-5)
         assert r["output_norm"] == pytest.approx(np.linalg.norm(out[p]), rel=1e-5)
-    assert walk["max_abs_diff_module_vs_by_hand"] <= 1e-5  # float32 rounding: the hot path adds in another order
+    # float32 rounding: the hot path adds in another order
+    assert walk["max_abs_diff_module_vs_by_hand"] <= 1e-5
     the = tok.convert_ids_to_tokens(ids).index("the")
     repeat = next(r for r in walk["repeats"] if r["id"] == ids[the])
-    assert repeat["positions"] == np.flatnonzero(ids == ids[the]).tolist() and len(repeat["positions"]) == 2
+    assert repeat["positions"] == np.flatnonzero(ids == ids[the]).tolist()
+    assert len(repeat["positions"]) == 2
     assert walk["shapes"]["LayerNorm(sum)"] == [1, len(ids), 24]
 
 
@@ -109,6 +197,25 @@ def test_explain_reads_in_80_columns(capsys):
     printed = capsys.readouterr().out
     assert "max |diff|" in printed and "the same word row each time" in printed
     assert max(len(line) for line in printed.splitlines()) <= 80
+
+
+def test_explain_says_which_repeats_differ_in_token_type(capsys):
+    """A pair: [SEP] and "dog" repeat with types 0, 1, "the" with 0, 0, 1, "the" of sentence A
+    alone with 0, 0: only where the type differs does the token type row add to the difference."""
+    tok = be.Tokenizer.from_pretrained(TINY)
+    ids = tok(TEXT, "the dog")["input_ids"][0]
+    id_of = dict(zip(tok.convert_ids_to_tokens(ids), ids.tolist()))
+    assert main(["explain", TEXT, "--pair", "the dog", "--model", str(TINY)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    for token, positions, types in (("[SEP]", [9, 12], [0, 1]), ("the", [4, 7, 10], [0, 0, 1]),
+                                    ("dog", [8, 11], [0, 1])):
+        assert (f"{token!r} (id {id_of[token]}) is at positions {positions}, token types {types}: "
+                "the same word row each time, but a different position row and a different token "
+                "type row where the type differs, so the outputs differ") in printed, token
+    assert main(["explain", TEXT, "--model", str(TINY)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert ("is at positions [4, 7]: the same word row each time, but a different position row, "
+            "so the outputs differ") in printed
 
 
 def test_help_lists_every_subcommand_with_one_line(capsys):
@@ -138,13 +245,16 @@ def test_study_tools_on_a_family_without_positions(tmp_path, capsys):
     explain says repeated tokens come out identical from this layer."""
     folder = tmp_path / "modernbert"
     shutil.copytree(FIXTURES / "tiny-modernbert", folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):  # a WordPiece vocabulary of 60 < V = 96
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # a WordPiece vocabulary: 60 < V = 96
         shutil.copy(FIXTURES / "tiny-distilbert" / name, folder / name)
-    assert main(["plot", "--out", str(tmp_path / "out"), "--model", str(folder), "--text", "the dog the"]) == 0
+    assert main(["plot", "--out", str(tmp_path / "out"), "--model", str(folder),
+                 "--text", "the dog the"]) == 0
     printed = capsys.readouterr().out
-    assert "position_similarity.png, position_dimensions.png: skipped, modernbert has no position table" in printed
+    assert ("position_similarity.png, position_dimensions.png: skipped, "
+            "modernbert has no position table") in printed
     assert png_size(tmp_path / "out" / "component_norms.png") == plots.FIGURE_PIXELS
     assert not (tmp_path / "out" / "position_similarity.png").exists()
     assert main(["explain", "the dog the", "--model", str(folder)]) == 0
     printed = capsys.readouterr().out
-    assert "modernbert: the sum is word" in printed and "the outputs are identical here" in printed
+    assert "modernbert: the sum is word" in printed
+    assert "the outputs are identical here" in " ".join(printed.split())
