@@ -1,11 +1,13 @@
-"""Checkpoint loading: config.json + model.safetensors -> the embedding layer's weights as NumPy arrays.
+"""Checkpoint loading: config.json + model.safetensors -> the embedding layer's weights as arrays.
 
-The safetensors format is simple enough to read directly (safetensors_io.py), which lets us
-read only the byte ranges of the embedding tensors, straight into their arrays: encoder and
-head tensors beside them are never touched. Sharded checkpoints (model.safetensors.index.json)
-are read from the shards that hold the embeddings only; from the Hub, only their bytes are
-fetched (hub.py). Pickled checkpoints (pytorch_model.bin, ...) are never opened: unpickling can
-run arbitrary code.
+Local files are read with the safetensors package (safe_open), only the embedding tensors:
+encoder and head tensors beside them are never touched. Its Rust reader refuses a malformed
+file; our own header check (safetensors_io.parse_header, the one used for remote headers) runs
+first, for clearer messages and for the one defect safe_open lets through, a key twice in the
+header. Sharded checkpoints (model.safetensors.index.json) are read from the shards that hold
+the embeddings only; from the Hub, only their bytes are fetched (hub.py) and cached as a small
+safetensors file, read back here. Pickled checkpoints (pytorch_model.bin, ...) are never opened:
+unpickling can run arbitrary code.
 
 Which tensors, under which names, comes from the family's spec (specs.py), never from here:
 - a weight of our module, e.g. "word_embeddings.weight", is stored as "embeddings." + its name,
@@ -27,17 +29,24 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
 
 from . import hub
 from .config import EmbeddingConfig
-from .safetensors_io import check_entry, read_header, read_tensor
+from .safetensors_io import read_header
 from .sources import exists, is_local, resolve_file
 
-__all__ = ["checkpoint_names", "load_config", "load_tensors", "read_tensors"]
+__all__ = ["Checkpoint", "checkpoint_names", "fetch_tensors", "load_config", "read_tensors",
+           "whole_files"]
 
 SINGLE_FILE = "model.safetensors"
-INDEX_FILE = "model.safetensors.index.json"  # a sharded checkpoint: {"weight_map": {tensor: shard file}}
+INDEX_FILE = "model.safetensors.index.json"  # sharded: {"weight_map": {tensor: shard file}}
 PICKLED_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # the dtypes of weights we load
+# safe_open's backend: "pread" reads each tensor into its array; its default, "mmap", maps the
+# file, and the mapped pages count in the process's memory on top of the arrays (2.0x the
+# tables' bytes at peak, against 1.0x).
+BACKEND = "pread"
 
 
 class Checkpoint:
@@ -48,7 +57,8 @@ class Checkpoint:
     whole checkpoint file(s) with hf_hub_download.
     """
 
-    def __init__(self, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True):
+    def __init__(self, model: str | os.PathLike, *, revision: str | None = None,
+                 partial: bool = True):
         self.model, self.revision, self.partial = model, revision, partial
         self.config_path = resolve_file(model, "config.json", revision=revision)
         self.config = EmbeddingConfig.from_json_file(self.config_path)
@@ -71,7 +81,8 @@ def load_config(model: str | os.PathLike, *, revision: str | None = None) -> Emb
 
 
 def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]]:
-    """{our weight name: the names it may have in a checkpoint, in the order tried}, from the spec."""
+    """{our weight name: the names it may have in a checkpoint, in the order tried}, from the
+    spec."""
     spec = config.spec
     projection = spec.projection
 
@@ -82,7 +93,8 @@ def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]
             return tuple(key + name[len(projection.name):] for key in projection.keys)
         return ("embeddings." + name,)
 
-    return {name: tuple(prefix + key for prefix in spec.prefixes for key in keys(name)) for name in ours}
+    return {name: tuple(prefix + key for prefix in spec.prefixes for key in keys(name))
+            for name in ours}
 
 
 def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
@@ -101,7 +113,8 @@ def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
 
 
 def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
-                  shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str) -> dict[str, np.ndarray]:
+                  shapes: dict[str, tuple[int, ...]], optional: frozenset,
+                  group: str) -> dict[str, np.ndarray]:
     """The tensors of a hub repo at `commit`, from the bertemb cache or fetched by byte ranges."""
     import huggingface_hub
 
@@ -118,11 +131,12 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
             files = whole_files(repo_id, commit, names, optional)
         except FileNotFoundError as e:
             raise FileNotFoundError(
-                f"the embedding tensors of hub repo {repo_id!r} at {commit} are neither in the bertemb cache "
-                f"({hub.cache_folder(repo_id, commit)}) nor in the HF cache, and HF_HUB_OFFLINE is set") from e
+                f"the embedding tensors of hub repo {repo_id!r} at {commit} are neither in the "
+                f"bertemb cache ({hub.cache_folder(repo_id, commit)}) nor in the HF cache, and "
+                "HF_HUB_OFFLINE is set") from e
         return read_tensors(files, names, shapes, optional)
     in_hf_cache = huggingface_hub.try_to_load_from_cache(repo_id, SINGLE_FILE, revision=commit)
-    if isinstance(in_hf_cache, str):  # downloaded whole before (e.g. by transformers): no need to fetch
+    if isinstance(in_hf_cache, str):  # downloaded whole before (by transformers, say): no fetch
         return read_tensors([Path(in_hf_cache)], names, shapes, optional)
     try:
         files = fetch_files(repo_id, commit, names, shapes, optional, group)
@@ -138,8 +152,8 @@ def cache_prefix(group: str) -> str:
     return "" if group == "embeddings" else f"{group}-"
 
 
-def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]], shapes: dict[str, tuple[int, ...]],
-                optional: frozenset, group: str) -> list[Path]:
+def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
+                shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str) -> list[Path]:
     """Fetch the tensors' byte ranges into the bertemb cache; the cached files' paths.
 
     Reads model.safetensors' header, or the index of a sharded checkpoint and then the headers
@@ -158,7 +172,7 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]], sh
     files = []
     for filename in sorted({weight_map[name] for name in found.values()}):
         header, data_start = headers.get(filename) or hub.remote_header(repo_id, commit, filename)
-        wanted = {name: check_entry(header.get(name, {}), name, shapes[ours], f"{filename} of {where}")
+        wanted = {name: weight_entry(header, name, shapes[ours], f"{filename} of {where}")
                   for ours, name in found.items() if weight_map[name] == filename}
         files.append(hub.fetch_tensors(repo_id, commit, filename, wanted, data_start,
                                        cache_name=cache_prefix(group) + filename))
@@ -166,51 +180,98 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]], sh
 
 
 def read_weight_map(index: Path) -> dict[str, str]:
-    with open(index, encoding="utf-8") as f:
-        weight_map = json.load(f).get("weight_map")
-    if not isinstance(weight_map, dict):
-        raise ValueError(f"{index} has no weight_map")
+    """{tensor name: shard file} from a sharded checkpoint's index.json."""
+    try:
+        content = json.loads(Path(index).read_bytes().decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError, json.JSONDecodeError
+        raise ValueError(f"{index} is not UTF-8 JSON ({e})") from e
+    weight_map = content.get("weight_map") if isinstance(content, dict) else None
+    if not (isinstance(weight_map, dict) and all(isinstance(v, str) for v in weight_map.values())):
+        raise ValueError(f"{index} has no weight_map of tensor names to shard files")
     return weight_map
 
 
 def refuse_pickles(model, revision: str | None):
-    """Raise: there is no safetensors checkpoint; say how to make one if there are pickled weights."""
-    where = f"model folder {os.fspath(model)}" if is_local(model, revision) else f"hub repo {os.fspath(model)!r}"
+    """Raise: there is no safetensors checkpoint; say how to make one if there are pickled
+    weights."""
+    where = (f"model folder {os.fspath(model)}" if is_local(model, revision)
+             else f"hub repo {os.fspath(model)!r}")
     pickled = [name for name in PICKLED_FILES if exists(model, name, revision=revision)]
     if not pickled:
         raise FileNotFoundError(f"{where} has no {SINGLE_FILE} or {INDEX_FILE}")
     raise FileNotFoundError(
         f"{where} has no {SINGLE_FILE}, only {', '.join(pickled)}, which this library never loads: "
         "unpickling can run arbitrary code. Convert it to safetensors once, where you trust it: "
-        f"python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{os.fspath(model)}'"
+        "python -c \"from transformers import AutoModel; "
+        f"AutoModel.from_pretrained('{os.fspath(model)}'"
         "[, from_tf=True or from_flax=True]).save_pretrained('OUT_DIR')\", "
         "or on the Hub with the conversion space https://huggingface.co/spaces/safetensors/convert")
 
 
-def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]], shapes: dict[str, tuple[int, ...]],
+def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
+                 shapes: dict[str, tuple[int, ...]],
                  optional: frozenset = frozenset()) -> dict[str, np.ndarray]:
-    """The named tensors from one or more .safetensors files, by our names, checked against `shapes`.
+    """The named tensors from one or more .safetensors files, by our names, checked against
+    `shapes`.
 
-    Shapes and dtypes are checked from the headers before any tensor data is read; then only
-    the byte ranges of these tensors are read, straight into their arrays.
+    The headers are checked, and the tensors' dtypes and shapes, before any tensor data is read;
+    then safe_open, which checks each file again, reads only these tensors.
     """
-    with contextlib.ExitStack() as stack:
-        files, headers, where_is = [], [], {}
-        for path in paths:
-            files.append(stack.enter_context(open(path, "rb")))
-            headers.append(read_header(files[-1], str(path)))
-            for name in headers[-1][0]:
-                if name in where_is:
-                    raise ValueError(f"tensor {name} is in both {paths[where_is[name]]} and {path}")
-                where_is[name] = len(files) - 1
-        where = paths[0] if len(paths) == 1 else f"{len(paths)} shards"
-        tensors = {}
-        for ours, name in find_checkpoint_names(set(where_is), names, where, optional).items():
-            i = where_is[name]
-            header, data_start = headers[i]
-            entry = check_entry(header[name], name, shapes[ours], str(paths[i]))
-            tensors[ours] = read_tensor(files[i], data_start, entry, name, str(paths[i]))
-        return tensors
+    headers, where_is = [], {}
+    for i, path in enumerate(paths):
+        with open(path, "rb") as f:
+            headers.append(read_header(f, str(path))[0])
+        for name in headers[-1]:
+            if name in where_is:
+                raise ValueError(f"tensor {name} is in both {paths[where_is[name]]} and {path}")
+            where_is[name] = i
+    where = paths[0] if len(paths) == 1 else f"{len(paths)} shards"
+    found = find_checkpoint_names(set(where_is), names, where, optional)
+    for ours, name in found.items():
+        weight_entry(headers[where_is[name]], name, shapes[ours], paths[where_is[name]])
+    tensors = {}
+    for i in sorted({where_is[name] for name in found.values()}):
+        with open_safetensors(paths[i]) as f:
+            tensors.update({ours: widened(f.get_tensor(name)) for ours, name in found.items()
+                            if where_is[name] == i})
+    return tensors
+
+
+def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> dict:
+    """header[name] (a sound entry: parse_header checked it), after checking that it is a float
+    tensor of the `expected` shape."""
+    if name not in header:  # where a shard's header disagrees with the index
+        raise ValueError(f"{where}: tensor {name} is not in it, though {INDEX_FILE} says so")
+    dtype, shape = header[name]["dtype"], tuple(header[name]["shape"])
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{where}: tensor {name} has dtype {dtype}; "
+                         f"supported are {sorted(FLOAT_DTYPES)}")
+    if shape != expected:
+        raise ValueError(f"{where}: tensor {name} has shape {shape}, "
+                         f"but config.json says {expected}")
+    return header[name]
+
+
+@contextlib.contextmanager
+def open_safetensors(path: Path):
+    """safe_open(path) for NumPy, its errors (SafetensorError) raised as ValueError naming the
+    file."""
+    import ml_dtypes  # noqa: F401  NumPy's bfloat16, which BF16 tensors come as (5 ms: only here)
+
+    try:
+        with safe_open(path, framework="numpy", backend=BACKEND) as f:
+            yield f
+    except SafetensorError as e:
+        raise ValueError(f"{path} is not a readable safetensors file: {e}") from e
+
+
+def widened(array: np.ndarray) -> np.ndarray:
+    """The tensor, read-only, bfloat16 widened to float32, which NumPy computes in. Exact: a
+    bfloat16 is the top 16 bits of the float32 of the same value."""
+    if array.dtype.name == "bfloat16":
+        array = array.astype(np.float32)
+    array.flags.writeable = False  # ours alone, and the weights of a model do not change
+    return array
 
 
 def find_checkpoint_names(keys: set[str], names: dict[str, tuple[str, ...]], where,
@@ -225,8 +286,10 @@ def find_checkpoint_names(keys: set[str], names: dict[str, tuple[str, ...]], whe
             found[ours] = present[0]
         elif ours not in optional:
             nearby = sorted(k for k in keys if "emb" in k)[:8]
-            lora = ("; its tables are parametrized (LoRA adapters, e.g. jina-embeddings-v3), which this "
-                    "library does not implement" if any("parametrizations" in k for k in keys) else "")
-            raise ValueError(f"{where}: missing tensor {ours} (looked for {', '.join(candidates)}); "
+            lora = ("; its tables are parametrized (LoRA adapters, e.g. jina-embeddings-v3), "
+                    "which this library does not implement"
+                    if any("parametrizations" in k for k in keys) else "")
+            raise ValueError(f"{where}: missing tensor {ours} (looked for "
+                             f"{', '.join(candidates)}); "
                              f"embedding tensors in the file: {nearby or 'none'}{lora}")
     return found

@@ -1,104 +1,146 @@
-"""The safetensors file format, read and written directly with NumPy.
+"""The safetensors file format: its rules, checked on the headers we parse ourselves, and a writer.
 
 A .safetensors file is:
     8 bytes      N, the length of the header, a little-endian unsigned integer
-    N bytes      JSON: {tensor name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}
+    N bytes      JSON: {tensor name: {"dtype", "shape", "data_offsets": [begin, end]},
+                        "__metadata__": {str: str}}, each key once
     the rest     the tensors' bytes, little-endian, each at data_offsets counted from byte 8 + N
-Knowing this is what lets us read (or fetch over HTTP) only the byte ranges we need.
+The byte ranges, sorted, tile the data exactly: no overlap, no gap, no byte left over, and
+each range holds prod(shape) values of its dtype. The safetensors package's Rust reader, which
+loading.py reads files with, refuses a file that breaks these rules. Only a remote file's
+header, fetched by an HTTP Range request before any of its data, has no library parser:
+parse_header checks it by the same rules, so that only a sound file's byte ranges are fetched.
+loading.py runs it on local headers too, before safe_open: for messages that name the defect,
+and for a key given twice, which safe_open lets through (the last one wins).
 Reference: https://huggingface.co/docs/safetensors/index#format
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
+__all__ = ["DTYPE_BITS", "header_length", "parse_header", "read_header", "write_safetensors"]
 
-__all__ = ["FLOAT_DTYPES", "check_entry", "header_length", "parse_header", "read_header", "read_tensor",
-           "tensor_from_bytes", "write_safetensors"]
-
-# safetensors dtype -> the little-endian NumPy dtype its bytes are read as (floats only: weights).
-# NumPy has no bfloat16: BF16 is read as uint16 and widened exactly to float32 (tensor_from_bytes).
-FLOAT_DTYPES = {"F16": np.dtype("<f2"), "BF16": np.dtype("<u2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+# Every dtype safetensors knows, with its size in bits (F4 and F6 are packed, several to a byte).
+DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "U16": 16, "I16": 16, "U32": 32, "I32": 32, "U64": 64,
+              "I64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "F8_E5M2": 8, "F8_E4M3": 8,
+              "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "F16": 16, "BF16": 16, "F32": 32,
+              "F64": 64, "C64": 64}
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on the JSON header
+
+
+def unreadable(where: str, defect: str) -> ValueError:
+    """The error for a file that breaks the format's rules."""
+    return ValueError(f"{where} is not a readable safetensors file: {defect}")
 
 
 def header_length(prefix: bytes, file_size: int, where: str) -> int:
     """N from the first 8 bytes, checked to fit in a file of `file_size` bytes."""
     n = int.from_bytes(prefix[:8], "little") if len(prefix) >= 8 else -1
     if not 0 < n <= min(MAX_HEADER_BYTES, file_size - 8):
-        raise ValueError(f"{where} is not a readable safetensors file: it does not start with a valid header "
-                         f"length (file of {file_size} bytes)")
+        raise unreadable(where, f"it does not start with a valid header length "
+                                f"(file of {file_size} bytes)")
     return n
 
 
 def parse_header(raw: bytes, data_size: int, where: str) -> dict:
-    """The JSON header as {tensor name: entry}, every byte range checked to lie within the data."""
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{where} is not a readable safetensors file: its header is not JSON ({e})") from e
-    if not isinstance(header, dict):
-        raise ValueError(f"{where} is not a readable safetensors file: its header is not a JSON object")
-    header.pop("__metadata__", None)
+    """The JSON header as {tensor name: entry}, checked by the format's rules against the
+    `data_size` bytes that follow it in the file."""
+    header = load_json(raw, where)
+    metadata = header.pop("__metadata__", None)  # null is allowed, as safetensors allows it
+    if metadata is not None and not (isinstance(metadata, dict)
+                                     and all(isinstance(v, str) for v in metadata.values())):
+        raise unreadable(where, "its __metadata__ is not a map of strings to strings")
     for name, entry in header.items():
-        begin, end = entry.get("data_offsets", (-1, -1)) if isinstance(entry, dict) else (-1, -1)
-        if not 0 <= begin <= end <= data_size:
-            raise ValueError(f"{where} is not a readable safetensors file: tensor {name} lies outside the file "
-                             f"(it is cut short or corrupt)")
+        check_entry(name, entry, where)
+    check_layout(header, data_size, where)
     return header
 
 
+class DuplicateKey(ValueError):
+    """A JSON object with a key twice: readers disagree on which value counts."""
+
+
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: the object as a dict, unless a key repeats (json.loads, like
+    safetensors' reader, would silently keep the last value)."""
+    counts = collections.Counter(key for key, _ in pairs)
+    repeated = [key for key, count in counts.items() if count > 1]
+    if repeated:
+        raise DuplicateKey(f"its header has the key {repeated[0]!r} twice")
+    return dict(pairs)
+
+
+def load_json(raw: bytes, where: str) -> dict:
+    try:  # decoded first: given bytes, json.loads would also accept UTF-16 and UTF-32
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_keys)
+    except DuplicateKey as e:
+        raise unreadable(where, str(e)) from None
+    except ValueError as e:  # UnicodeDecodeError, json.JSONDecodeError
+        raise unreadable(where, f"its header is not UTF-8 JSON ({e})") from e
+    if not isinstance(header, dict):
+        raise unreadable(where, "its header is not a JSON object")
+    return header
+
+
+def naturals(value) -> bool:
+    """Whether `value` is a JSON list of integers >= 0 (true and false are not integers)."""
+    return isinstance(value, list) and all(type(x) is int and x >= 0 for x in value)
+
+
+def check_entry(name: str, entry, where: str) -> None:
+    """One tensor's entry: a known dtype, a shape, data_offsets [begin, end] holding as many
+    bytes as that shape of that dtype takes."""
+    if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= entry.keys()):
+        raise unreadable(where, f"tensor {name} is not an object with dtype, shape and "
+                                "data_offsets")
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not (isinstance(dtype, str) and dtype in DTYPE_BITS):
+        raise unreadable(where, f"tensor {name} has unknown dtype {dtype!r}")
+    if not naturals(shape):
+        raise unreadable(where, f"tensor {name} has shape {shape!r}, not a list of integers >= 0")
+    if not (naturals(offsets) and len(offsets) == 2 and offsets[0] <= offsets[1]):
+        raise unreadable(where, f"tensor {name} has data_offsets {offsets!r}, "
+                                f"not two integers 0 <= begin <= end")
+    bits = math.prod(shape) * DTYPE_BITS[dtype]
+    if bits % 8 or offsets[1] - offsets[0] != bits // 8:
+        raise unreadable(where, f"tensor {name} has {offsets[1] - offsets[0]} bytes for shape "
+                                f"{tuple(shape)} of {dtype}")
+
+
+def check_layout(header: dict, data_size: int, where: str) -> None:
+    """The byte ranges, sorted, must tile the `data_size` bytes of data: each starts where the
+    previous one ends, the first at 0, the last at the end of the file."""
+    ranges = sorted((*entry["data_offsets"], name) for name, entry in header.items())
+    end, previous = 0, "the header"
+    for begin, stop, name in ranges:
+        if begin < end:
+            raise unreadable(where, f"tensor {name} overlaps {previous}")
+        if begin > end:
+            raise unreadable(where, f"{begin - end} bytes between {previous} and tensor {name} "
+                                    "belong to no tensor")
+        end, previous = stop, f"tensor {name}"
+    if end > data_size:
+        raise unreadable(where, f"its tensors take {end} bytes, but only {data_size} follow its "
+                                "header (it is cut short)")
+    if end < data_size:
+        raise unreadable(where, f"{data_size - end} bytes after its last tensor belong to none")
+
+
 def read_header(f, where: str) -> tuple[dict, int]:
-    """The header of an open file, and where its data starts."""
+    """The header of an open file, checked, and where its data starts."""
     size = os.fstat(f.fileno()).st_size
     n = header_length(f.read(8), size, where)
     return parse_header(f.read(n), size - 8 - n, where), 8 + n
 
 
-def check_entry(entry: dict, name: str, shape: tuple[int, ...], where: str) -> dict:
-    """Raise unless the header says `name` is a float tensor of `shape` whose byte range fits it."""
-    dtype = entry.get("dtype")
-    if dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{where}: tensor {name} has dtype {dtype}; supported are {sorted(FLOAT_DTYPES)}")
-    found = tuple(entry.get("shape", ()))
-    if found != shape:
-        raise ValueError(f"{where}: tensor {name} has shape {found}, but config.json says {shape}")
-    begin, end = entry["data_offsets"]
-    if end - begin != np.prod(shape, dtype=np.int64) * FLOAT_DTYPES[dtype].itemsize:
-        raise ValueError(f"{where} is not a readable safetensors file: tensor {name} has {end - begin} bytes "
-                         f"for shape {shape} of {dtype}")
-    return entry
-
-
-def read_tensor(f, data_start: int, entry: dict, name: str, where: str) -> np.ndarray:
-    """Read one tensor's bytes straight into a new read-only array (BF16 widened to float32)."""
-    begin, end = entry["data_offsets"]
-    raw = np.empty(entry["shape"], dtype=FLOAT_DTYPES[entry["dtype"]])
-    f.seek(data_start + begin)
-    if f.readinto(memoryview(raw.reshape(-1)).cast("B")) != end - begin:
-        raise ValueError(f"{where} is not a readable safetensors file: tensor {name} is cut short")
-    return tensor_from_bytes(raw, entry["dtype"])
-
-
-def tensor_from_bytes(raw: np.ndarray, dtype: str) -> np.ndarray:
-    """The values of a tensor read as FLOAT_DTYPES[dtype], in native byte order, read-only.
-
-    bfloat16 is the top half of a float32 (same sign and exponent bits, 7 of its 23 mantissa
-    bits), so shifting its 16 bits up and viewing the result as float32 is exact.
-    """
-    if dtype == "BF16":
-        array = (raw.astype(np.uint32) << 16).view(np.float32)
-    else:
-        array = raw.astype(raw.dtype.newbyteorder("="), copy=False)  # a no-op on little-endian machines
-    array.flags.writeable = False  # ours alone, and the weights of a model do not change
-    return array
-
-
-def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]], write_data) -> None:
+def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]],
+                      write_data) -> None:
     """Write a .safetensors file of {name: (dtype, shape, byte count)}, atomically.
 
     After the header, `write_data(f)` must write the tensors' bytes, in the order given. All
@@ -107,7 +149,8 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]]
     """
     header, offset = {}, 0
     for name, (dtype, shape, nbytes) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        header[name] = {"dtype": dtype, "shape": list(shape),
+                        "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # pad so the data starts 8-byte aligned, as safetensors does
@@ -118,7 +161,8 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]]
             f.write(len(raw).to_bytes(8, "little") + raw)
             write_data(f)
             if f.tell() != 8 + len(raw) + offset:
-                raise ValueError(f"{path}: wrote {f.tell() - 8 - len(raw)} bytes of tensor data, expected {offset}")
+                raise ValueError(f"{path}: wrote {f.tell() - 8 - len(raw)} bytes of tensor data, "
+                                 f"expected {offset}")
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

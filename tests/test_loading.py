@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 import bertemb_np as be
@@ -45,8 +48,9 @@ def test_bert_base_uncased_layout_with_gamma_beta_and_heads():
 
 
 def test_only_the_five_embedding_tensors_are_read(monkeypatch):
-    """Count the bytes read from model.safetensors: the header and the five tensors, nothing else."""
-    read_bytes = []
+    """safe_open is asked for the five embedding tensors and nothing else, and the only other
+    bytes read from model.safetensors are its header's (by our check of it)."""
+    requested, read_bytes = [], []
 
     class CountingFile(io.FileIO):
         def read(self, n=-1):
@@ -54,21 +58,54 @@ def test_only_the_five_embedding_tensors_are_read(monkeypatch):
             read_bytes.append(len(data))
             return data
 
-        def readinto(self, buffer):
-            n = super().readinto(buffer)
-            read_bytes.append(n)
-            return n
+    class Recording:  # a file of safe_open's, offering only what the loader may use of it
+        def __init__(self, f):
+            self.get_tensor = lambda name: requested.append(name) or f.get_tensor(name)
+
+    @contextlib.contextmanager
+    def recording_safe_open(path, **kwargs):
+        with safe_open(path, **kwargs) as f:
+            yield Recording(f)
 
     monkeypatch.setattr(loading, "open", lambda path, mode: CountingFile(path, "r"), raising=False)
+    monkeypatch.setattr(loading, "safe_open", recording_safe_open)
     for name in ("tiny-pretraining", "tiny-model-eps5"):
+        requested.clear()
         read_bytes.clear()
         path = FIXTURES / name / "model.safetensors"
-        emb = be.BertEmbeddings.from_pretrained(FIXTURES / name)
+        be.BertEmbeddings.from_pretrained(FIXTURES / name)
         header_bytes = 8 + int.from_bytes(path.read_bytes()[:8], "little")
-        tensor_bytes = sum(w.size * 4 for w in (emb.word_embeddings.weight, emb.position_embeddings.weight,
-                                                emb.token_type_embeddings.weight, emb.LayerNorm.weight,
-                                                emb.LayerNorm.bias))
-        assert sum(read_bytes) == header_bytes + tensor_bytes < path.stat().st_size / 2, (name, read_bytes)
+        with safe_open(path, framework="numpy") as f:
+            embeddings = {k for k in f.keys() if "embeddings." in k and "position_ids" not in k}
+        assert sorted(requested) == sorted(embeddings) and len(embeddings) == 5, (name, requested)
+        assert sum(read_bytes) == header_bytes, (name, read_bytes)
+
+
+MEMORY_PROBE = """
+import json, sys
+from pathlib import Path
+from bertemb_np import loading
+def peak_rss():  # VmHWM: unlike ru_maxrss, it does not inherit the parent's peak across fork + exec
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+before = peak_rss()
+tensors = loading.read_tensors([Path(sys.argv[1])], {"table": ("table",)}, {"table": (16384, 1024)})
+print(json.dumps({"grown": peak_rss() - before, "tables": tensors["table"].nbytes}))
+"""
+
+
+def test_reading_takes_the_tables_bytes_of_memory_and_no_more(tmp_path):
+    """Peak memory grows by about the table's bytes (at most 1.2x) when reading a 64 MB table
+    from a file three times its size: the rest of the file is never read, and nothing of the
+    file stays mapped beside the table (safe_open's default mmap backend peaks at 2x)."""
+    rng = np.random.default_rng(0)
+    save_file({"table": rng.standard_normal((16384, 1024), dtype=np.float32),
+               "unused": np.zeros((2, 16384, 1024), np.float32)}, tmp_path / "model.safetensors")
+    command = [sys.executable, "-c", MEMORY_PROBE, str(tmp_path / "model.safetensors")]
+    probe = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    memory = json.loads(probe.stdout)
+    assert memory["grown"] <= 1.2 * memory["tables"], memory
 
 
 def test_stale_position_ids_buffer_is_ignored():
@@ -184,6 +221,40 @@ def test_byte_range_that_disagrees_with_the_shape(tmp_path):
     assert len(new_header) == n
     path.write_bytes(data[:8] + new_header + data[8 + n:])
     with pytest.raises(ValueError, match="tensor embeddings.LayerNorm.bias has 92 bytes for shape"):
+        be.BertEmbeddings.from_pretrained(folder)
+
+
+def shard(folder: Path, index: bytes | None = None) -> Path:
+    """Make folder/model.safetensors a one-shard checkpoint: the shard, and its index.json
+    (`index`, or the right one); the index's path."""
+    shard_path = (folder / "model.safetensors").rename(folder / "model-00001-of-00001.safetensors")
+    with safe_open(shard_path, framework="numpy") as f:
+        weight_map = {name: shard_path.name for name in f.keys()}
+    path = folder / "model.safetensors.index.json"
+    path.write_bytes(index or json.dumps({"metadata": {}, "weight_map": weight_map}).encode())
+    return path
+
+
+def test_sharded_checkpoint_loads(tmp_path):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    shard(folder)
+    emb = be.BertEmbeddings.from_pretrained(folder)
+    stored = load_file(FIXTURES / "tiny-model-eps5" / "model.safetensors")
+    np.testing.assert_array_equal(emb.word_embeddings.weight,
+                                  stored["embeddings.word_embeddings.weight"])
+
+
+@pytest.mark.parametrize("index, problem", [
+    (b'{"weight_map": {', "is not UTF-8 JSON"),
+    ('{"weight_map": {"a": "\u00e9"}}'.encode("latin-1"), "is not UTF-8 JSON"),
+    (b'["weight_map"]', "has no weight_map of tensor names to shard files"),
+    (b'{"metadata": {}}', "has no weight_map of tensor names to shard files"),
+    (b'{"weight_map": {"embeddings.LayerNorm.bias": 1}}', "has no weight_map of tensor names"),
+], ids=["not-json", "latin-1", "not-an-object", "no-weight-map", "shard-not-a-name"])
+def test_bad_index(tmp_path, index, problem):
+    folder = copy_model("tiny-model-eps5", tmp_path)
+    path = shard(folder, index)
+    with pytest.raises(ValueError, match=re.escape(f"{path} {problem}")):
         be.BertEmbeddings.from_pretrained(folder)
 
 
