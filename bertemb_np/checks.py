@@ -16,7 +16,8 @@ import numpy as np
 from .config import EmbeddingConfig
 from .functional import absolute_position_ids, position_ids_from_padding
 
-__all__ = ["Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shapes", "check_weight", "max_tokens"]
+__all__ = ["Handover", "Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shapes", "check_weight",
+           "max_tokens"]
 
 
 def check_ids(ids, rows: int, what: str) -> np.ndarray:
@@ -43,21 +44,30 @@ def as_array(value, what: str) -> np.ndarray:
         raise ValueError(f"{what} must be a rectangular array, got ragged nested lists ({e})") from None
 
 
+class Handover(np.ndarray):
+    """An array no one else holds, fresh from the checkpoint reader: check_weight keeps it
+    without a copy, so loading the word table peaks at its bytes once, not twice. Only for
+    tables nothing is derived from (the word table: the hot path folds the others)."""
+
+
 def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
     """A read-only C-contiguous copy of `value` as `dtype`, after checking its shape, or raise.
 
     The copy is the module's own: the caller may keep editing the array it handed in, and no
     table derived from the weight (the hot path's folded table) can go stale. To change a
-    weight, assign a new array.
+    weight, assign a new array. (A Handover array is taken as it is.)
     """
     array = as_array(value, name)
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise TypeError(f"{name} must be a float array, got dtype {array.dtype}")
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
-    owned = np.array(array, dtype=dtype, order="C", copy=True)
+    if isinstance(value, Handover):
+        owned = np.asarray(array.view(np.ndarray), dtype=dtype, order="C")  # a copy only to convert
+    else:
+        owned = np.array(array, dtype=dtype, order="C", copy=True)
     owned.flags.writeable = False
-    return owned.view()  # a view of a read-only base: its writeable flag cannot be set back
+    return owned.view()  # a view of a read-only copy: its writeable flag cannot be set back
 
 
 def check_shapes(weights: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -65,7 +75,7 @@ def check_shapes(weights: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str,
     missing = sorted(set(shapes) - set(weights))
     if missing:
         raise ValueError(f"missing weights: {', '.join(missing)}")
-    arrays = {name: np.asarray(weights[name]) for name in shapes}
+    arrays = {name: np.asanyarray(weights[name]) for name in shapes}  # Handover arrays stay so
     for name, shape in shapes.items():
         if arrays[name].shape != shape:
             raise ValueError(f"{name} has shape {arrays[name].shape}, but the config says {shape}")

@@ -232,9 +232,19 @@ def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
     tensors = {}
     for i in sorted({where_is[name] for name in found.values()}):
         with open_safetensors(paths[i]) as f:
-            tensors.update({ours: widened(f.get_tensor(name)) for ours, name in found.items()
+            tensors.update({ours: read_weight(f, name) for ours, name in found.items()
                             if where_is[name] == i})
     return tensors
+
+
+def read_weight(f, name: str) -> np.ndarray:
+    """Tensor `name` of an open file as a read-only array, bfloat16 widened to float32, which
+    NumPy computes in. Exact: a bfloat16 is the top 16 bits of the float32 of the same value."""
+    array = f.get_tensor(name)
+    if array.dtype.name == "bfloat16":
+        array = array.astype(np.float32)
+    array.flags.writeable = False  # ours alone, and the weights of a model do not change
+    return array
 
 
 def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> dict:
@@ -263,15 +273,6 @@ def open_safetensors(path: Path):
             yield f
     except SafetensorError as e:
         raise ValueError(f"{path} is not a readable safetensors file: {e}") from e
-
-
-def widened(array: np.ndarray) -> np.ndarray:
-    """The tensor, read-only, bfloat16 widened to float32, which NumPy computes in. Exact: a
-    bfloat16 is the top 16 bits of the float32 of the same value."""
-    if array.dtype.name == "bfloat16":
-        array = array.astype(np.float32)
-    array.flags.writeable = False  # ours alone, and the weights of a model do not change
-    return array
 
 
 def find_checkpoint_names(keys: set[str], names: dict[str, tuple[str, ...]], where,

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from . import fast, specs
-from .checks import Inputs, check_ids, check_inputs, check_shapes, check_weight
+from .checks import Handover, Inputs, check_ids, check_inputs, check_shapes, check_weight
 from .config import EmbeddingConfig
 from .functional import (dropout, dropout_backward, embedding, layer_norm, linear, linear_backward,
                          sinusoidal_positions)
@@ -205,6 +205,8 @@ class Embeddings:
         family = FAMILY_CLASSES[config.spec.class_name]
         optional = frozenset({"position_embeddings.weight"} if config.sinusoidal_pos_embds else ())
         weights = checkpoint.tensors(config.weight_shapes(), optional)
+        word = f"{config.spec.word}.weight"
+        weights[word] = weights[word].view(Handover)  # ours alone, and nothing derived from it: no copy
         return family(config, weights, dtype=dtype, num_threads=num_threads, checkpoint=checkpoint)
 
     # --- the forward pass --------------------------------------------------------------------------
