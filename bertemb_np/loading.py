@@ -57,10 +57,11 @@ class Checkpoint:
     whole checkpoint file(s) with hf_hub_download.
     """
 
-    def __init__(self, model: str | os.PathLike, *, revision: str | None = None,
-                 partial: bool = True):
+    def __init__(self, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
+                 token: str | bool | None = None):
         self.model, self.revision, self.partial = model, revision, partial
-        self.config_path = resolve_file(model, "config.json", revision=revision)
+        self.token = token  # for the Hub, as huggingface_hub takes it
+        self.config_path = resolve_file(model, "config.json", revision=revision, token=token)
         self.config = EmbeddingConfig.from_json_file(self.config_path)
         self.commit = None if is_local(model, revision) else hub.commit_of(self.config_path)
 
@@ -70,14 +71,10 @@ class Checkpoint:
         `group` names the partial-download cache file ("embeddings", or "projection")."""
         names = checkpoint_names(self.config, shapes)
         if self.commit is not None and self.partial:
-            return fetch_tensors(os.fspath(self.model), self.commit, names, shapes, optional, group)
-        files = whole_files(self.model, self.revision, names, optional)
+            return fetch_tensors(os.fspath(self.model), self.commit, names, shapes, optional, group,
+                                 self.token)
+        files = whole_files(self.model, self.revision, names, optional, self.token)
         return read_tensors(files, names, shapes, optional)
-
-
-def load_config(model: str | os.PathLike, *, revision: str | None = None) -> EmbeddingConfig:
-    """Only config.json, read through its family's spec."""
-    return EmbeddingConfig.from_json_file(resolve_file(model, "config.json", revision=revision))
 
 
 def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]]:
@@ -98,23 +95,23 @@ def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]
 
 
 def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
-                optional: frozenset = frozenset()) -> list[Path]:
+                optional: frozenset = frozenset(), token: str | bool | None = None) -> list[Path]:
     """model.safetensors, or the shards of a sharded checkpoint that hold the `names` tensors."""
-    single = resolve_file(model, SINGLE_FILE, revision=revision, required=False)
+    single = resolve_file(model, SINGLE_FILE, revision=revision, required=False, token=token)
     if single is not None:
         return [single]
-    index = resolve_file(model, INDEX_FILE, revision=revision, required=False)
+    index = resolve_file(model, INDEX_FILE, revision=revision, required=False, token=token)
     if index is None:
-        refuse_pickles(model, revision)
+        refuse_pickles(model, revision, token)
     weight_map = read_weight_map(index)
     found = find_checkpoint_names(set(weight_map), names, index, optional)
     shards = {weight_map[name] for name in found.values()}
-    return [resolve_file(model, shard, revision=revision) for shard in sorted(shards)]
+    return [resolve_file(model, shard, revision=revision, token=token) for shard in sorted(shards)]
 
 
 def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
-                  shapes: dict[str, tuple[int, ...]], optional: frozenset,
-                  group: str) -> dict[str, np.ndarray]:
+                  shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str,
+                  token: str | bool | None = None) -> dict[str, np.ndarray]:
     """The tensors of a hub repo at `commit`, from the bertemb cache or fetched by byte ranges."""
     import huggingface_hub
 
@@ -128,7 +125,7 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
                 raise  # nothing better can be had
     if offline:  # the whole checkpoint may be in the HF cache
         try:
-            files = whole_files(repo_id, commit, names, optional)
+            files = whole_files(repo_id, commit, names, optional, token)
         except FileNotFoundError as e:
             raise FileNotFoundError(
                 f"the embedding tensors of hub repo {repo_id!r} at {commit} are neither in the "
@@ -139,10 +136,10 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
     if isinstance(in_hf_cache, str):  # downloaded whole before (by transformers, say): no fetch
         return read_tensors([Path(in_hf_cache)], names, shapes, optional)
     try:
-        files = fetch_files(repo_id, commit, names, shapes, optional, group)
+        files = fetch_files(repo_id, commit, names, shapes, optional, group, token)
     except hub.RangeNotSupported as e:
         warnings.warn(f"{e}: downloading the whole checkpoint instead", stacklevel=3)
-        files = whole_files(repo_id, commit, names, optional)
+        files = whole_files(repo_id, commit, names, optional, token)
     return read_tensors(files, names, shapes, optional)
 
 
@@ -153,7 +150,8 @@ def cache_prefix(group: str) -> str:
 
 
 def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
-                shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str) -> list[Path]:
+                shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str,
+                token: str | bool | None = None) -> list[Path]:
     """Fetch the tensors' byte ranges into the bertemb cache; the cached files' paths.
 
     Reads model.safetensors' header, or the index of a sharded checkpoint and then the headers
@@ -161,21 +159,22 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
     """
     where = f"hub repo {repo_id!r} at {commit}"
     headers = {}
-    if exists(repo_id, SINGLE_FILE, revision=commit):
-        headers[SINGLE_FILE] = hub.remote_header(repo_id, commit, SINGLE_FILE)
+    if exists(repo_id, SINGLE_FILE, revision=commit, token=token):
+        headers[SINGLE_FILE] = hub.remote_header(repo_id, commit, SINGLE_FILE, token=token)
         weight_map = {name: SINGLE_FILE for name in headers[SINGLE_FILE][0]}
-    elif exists(repo_id, INDEX_FILE, revision=commit):
-        weight_map = read_weight_map(resolve_file(repo_id, INDEX_FILE, revision=commit))
+    elif exists(repo_id, INDEX_FILE, revision=commit, token=token):
+        weight_map = read_weight_map(resolve_file(repo_id, INDEX_FILE, revision=commit, token=token))
     else:
-        refuse_pickles(repo_id, commit)
+        refuse_pickles(repo_id, commit, token)
     found = find_checkpoint_names(set(weight_map), names, where, optional)
     files = []
     for filename in sorted({weight_map[name] for name in found.values()}):
-        header, data_start = headers.get(filename) or hub.remote_header(repo_id, commit, filename)
+        header, data_start = headers.get(filename) or hub.remote_header(repo_id, commit, filename,
+                                                                        token=token)
         wanted = {name: weight_entry(header, name, shapes[ours], f"{filename} of {where}")
                   for ours, name in found.items() if weight_map[name] == filename}
         files.append(hub.fetch_tensors(repo_id, commit, filename, wanted, data_start,
-                                       cache_name=cache_prefix(group) + filename))
+                                       cache_name=cache_prefix(group) + filename, token=token))
     return files
 
 
@@ -191,12 +190,12 @@ def read_weight_map(index: Path) -> dict[str, str]:
     return weight_map
 
 
-def refuse_pickles(model, revision: str | None):
+def refuse_pickles(model, revision: str | None, token: str | bool | None = None):
     """Raise: there is no safetensors checkpoint; say how to make one if there are pickled
     weights."""
     where = (f"model folder {os.fspath(model)}" if is_local(model, revision)
              else f"hub repo {os.fspath(model)!r}")
-    pickled = [name for name in PICKLED_FILES if exists(model, name, revision=revision)]
+    pickled = [name for name in PICKLED_FILES if exists(model, name, revision=revision, token=token)]
     if not pickled:
         raise FileNotFoundError(f"{where} has no {SINGLE_FILE} or {INDEX_FILE}")
     raise FileNotFoundError(

@@ -187,7 +187,8 @@ class Embeddings:
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
-                        dtype=np.float32, num_threads: int | None = None) -> "Embeddings":
+                        dtype=np.float32, num_threads: int | None = None,
+                        token: str | bool | None = None) -> "Embeddings":
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
         or the shards of model.safetensors.index.json that hold the embeddings).
 
@@ -195,9 +196,10 @@ class Embeddings:
         only their bytes, cached under BERTEMB_CACHE for offline use; partial=False downloads
         whole files with hf_hub_download. float16 and bfloat16 weights are widened exactly to
         `dtype`: float32 by default, or float64 for exact study. num_threads defaults to
-        BERTEMB_NUM_THREADS, else the machine's cores.
+        BERTEMB_NUM_THREADS, else the machine's cores. token: for private or gated Hub repos,
+        as huggingface_hub takes it (default: the logged-in token or HF_TOKEN).
         """
-        checkpoint = Checkpoint(model, revision=revision, partial=partial)
+        checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token)
         config = checkpoint.config
         if cls is not AutoEmbeddings and config.spec is not cls.spec:
             raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it with "

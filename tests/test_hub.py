@@ -233,6 +233,8 @@ assert sources.exists(repo, "model.safetensors", revision=commit, token=token)
 header, data_start = hub.remote_header(repo, commit, "model.safetensors", token=token)
 name = "bert.embeddings.LayerNorm.gamma"
 hub.fetch_tensors(repo, commit, "model.safetensors", {name: header[name]}, data_start, token=token)
+import bertemb_np as be
+be.AutoEmbeddings.from_pretrained(repo, token=token)  # the whole partial load, end to end
 """
 
 
@@ -276,3 +278,33 @@ def test_a_missing_local_folder_is_named_whether_the_hub_answers_or_not(checkpoi
     assert "hub repo 'models/bert_mlm' not found" in answered
     assert ("config.json of hub repo 'models/bert_mlm' is not in the local cache, "
             "and the Hub could not be reached") in unreachable
+
+
+FAMILY_LOAD = """
+import sys, numpy as np, bertemb_np as be
+emb = be.AutoEmbeddings.from_pretrained(sys.argv[1])
+ids = np.array([[2, 3, 4, 5]])
+np.savez(sys.argv[2], out=emb(ids), projected=emb(ids, project=True), kind=type(emb).__name__)
+"""
+
+
+@pytest.mark.parametrize("name", ["tiny-albert", "tiny-deberta-v3", "tiny-roberta"])
+def test_a_family_checkpoint_loads_partially_from_the_hub_with_its_projection(name, tmp_path):
+    """Another family's real layout through the fake Hub: the prefix found from the remote header,
+    ALBERT's projection fetched on first use into its own cache file, then all of it offline."""
+    local = be.AutoEmbeddings.from_pretrained(FIXTURES / name)
+    ids = np.array([[2, 3, 4, 5]])
+    with FakeHub({f"org/{name}": FIXTURES / name}) as hub:
+        for offline in (False, True):  # the second load from the bertemb cache alone
+            out = tmp_path / f"out-{offline}.npz"
+            result = subprocess.run([sys.executable, "-c", FAMILY_LOAD, f"org/{name}", str(out)],
+                                    env=child_env(hub, tmp_path, offline), capture_output=True, text=True,
+                                    timeout=300)
+            assert result.returncode == 0, result.stderr[-3000:]
+            with np.load(out) as arrays:
+                assert str(arrays["kind"]) == type(local).__name__
+                np.testing.assert_array_equal(arrays["out"], local(ids))
+                np.testing.assert_array_equal(arrays["projected"], local(ids, project=True))
+    cached = sorted(p.name for p in (tmp_path / "bertemb").rglob("*.safetensors"))
+    assert cached == (["model.safetensors", "projection-model.safetensors"] if name == "tiny-albert"
+                      else ["model.safetensors"])
