@@ -1,13 +1,13 @@
-"""Benchmarks of bertemb_np against PyTorch (transformers' BertEmbeddings), measured in one run.
+"""Benchmarks of bertemb_np against PyTorch (transformers' embedding modules), measured in one run.
 
     python scripts/bench.py            # needs torch + transformers for the ratios; without, ours alone
 
-Forward pass: the same random bert-base-shaped weights on both sides (V=30522, H=768, P=512),
-results checked equal (<= 2e-6) before any timing; warm-up, then interleaved rounds (ours,
-torch, floor, ours, torch, floor, ...), each side settling for SETTLE before its timed call;
-medians. PyTorch runs in eval mode under no_grad with
-its default threads. The floor is a bare np.take of the same word rows into a preallocated
-output, on the same threads as ours: the cost of touching the memory at all.
+Forward pass, for bert-base, roberta-base and deberta-v3-base shapes (MODELS): the same random
+weights on both sides, results checked equal (<= 2e-6) before any timing; warm-up, then
+interleaved rounds (ours, torch, floor, ours, torch, floor, ...), each side settling for SETTLE
+before its timed call; medians. PyTorch runs in eval mode under no_grad with its default
+threads. The floor is a bare np.take of the same word rows into a preallocated output, on the
+same threads as ours: the cost of touching the memory at all.
 Also: peak extra memory per call (tracemalloc); the backward pass (vjp) against PyTorch
 autograd and the ways to do its scatter-add in NumPy; load time and peak RSS growth of
 from_pretrained on a full-size bert-base checkpoint; bytes and time of partial vs whole-file
@@ -18,6 +18,7 @@ draw the 512x512 position similarity figure; the import time of bertemb_np.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -28,7 +29,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -40,13 +43,10 @@ from fake_hub import FakeHub, write_bert_checkpoint  # noqa: E402  (the tests' f
 
 try:
     import torch
-    from transformers import BertConfig as TorchBertConfig
-    from transformers import BertModel
-    from transformers.models.bert.modeling_bert import BertEmbeddings as TorchBertEmbeddings
+    from transformers import AutoConfig, BertModel
 except ImportError:
     torch = None
 
-CASES = [(1, 7), (32, 128), (8, 512), (256, 128)]
 BACKWARD_CASES = [(32, 128), (256, 128)]
 BERT_BASE = be.BertConfig()  # V=30522, H=768, P=512, T=2, eps=1e-12
 EQUAL = 2e-6
@@ -58,10 +58,61 @@ BENCH_FOLDER = Path(tempfile.gettempdir()) / "bertemb-bench"  # full-size checkp
 SETTLE = 0.015
 
 
-def random_weights(config: be.BertConfig, seed: int = 0) -> dict[str, np.ndarray]:
+def random_batch(rng: np.random.Generator, config: be.EmbeddingConfig, B: int, L: int) -> dict:
+    """Random word ids and token types (both types used), [B, L] each."""
+    return {"input_ids": rng.integers(0, config.vocab_size, size=(B, L)),
+            "token_type_ids": rng.integers(0, config.type_vocab_size, size=(B, L))}
+
+
+def padded_batch(rng: np.random.Generator, config: be.EmbeddingConfig, B: int, L: int) -> dict:
+    """Random ids of real tokens (never the pad id), every other row right-padded to a random
+    length, and its attention_mask: [B, L] each."""
+    ids = rng.integers(config.pad_token_id + 1, config.vocab_size, size=(B, L))
+    lengths = np.where(np.arange(B) % 2, rng.integers(1, L, size=B), L)  # [B]: odd rows padded
+    mask = np.arange(L) < lengths[:, None]  # [B, L]
+    ids[~mask] = config.pad_token_id
+    return {"input_ids": ids, "attention_mask": mask.astype(np.int64)}
+
+
+def ids_only(batch: Callable) -> Callable:
+    """`batch` without its attention_mask, for a forward that takes none (RoBERTa's)."""
+    return lambda *args: {"input_ids": batch(*args)["input_ids"]}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One checkpoint's shapes, as the forward benchmark runs them on both sides."""
+
+    name: str  # the checkpoint whose shapes these are
+    config: be.EmbeddingConfig  # ours; transformers' is made from it (their_config)
+    theirs: str  # transformers' embeddings class, under transformers.models
+    cases: list[tuple[int, int]]  # (B, L)
+    batch: Callable  # (rng, config, B, L) -> our forward's keyword arguments, [B, L] arrays
+    their_config: dict = field(default_factory=dict)  # transformers' config fields we lack
+    their_names: dict = field(default_factory=dict)  # our argument -> the name theirs takes
+
+
+BERT = Model("bert-base", BERT_BASE, "bert.modeling_bert.BertEmbeddings",
+             [(1, 7), (32, 128), (8, 512), (256, 128)], random_batch)
+MODELS = [
+    BERT,
+    Model("roberta-base",  # positions by RoBERTa's rule, from the ids: some rows padded
+          be.EmbeddingConfig(model_type="roberta", vocab_size=50265, max_position_embeddings=514,
+                             type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1),
+          "roberta.modeling_roberta.RobertaEmbeddings", [(32, 128), (8, 512)],
+          ids_only(padded_batch)),
+    Model("deberta-v3-base",  # no position table (relative attention), no token types
+          be.EmbeddingConfig(model_type="deberta-v2", vocab_size=128100, type_vocab_size=0,
+                             layer_norm_eps=1e-7, position_embedding_type="relative"),
+          "deberta_v2.modeling_deberta_v2.DebertaV2Embeddings", [(32, 128), (8, 512)], padded_batch,
+          their_config={"position_biased_input": False}, their_names={"attention_mask": "mask"}),
+]
+
+
+def random_weights(config: be.EmbeddingConfig, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     weights = {name: rng.normal(0, 0.05, shape).astype(np.float32) for name, shape in config.weight_shapes().items()}
-    weights["LayerNorm.weight"] += 1
+    weights[f"{config.spec.norm}.weight"] += 1
     return weights
 
 
@@ -83,52 +134,59 @@ def interleaved_medians(runners: dict, rounds: int) -> dict[str, float]:
     return {name: median_ms(t) for name, t in times.items()}
 
 
-def both_sides():
-    """Ours and transformers' BertEmbeddings (eval mode: no dropout; None without torch), same weights."""
-    weights = random_weights(BERT_BASE)
-    ours = be.BertEmbeddings(BERT_BASE, weights)
+def their_config(model: Model):
+    """transformers' config of the model's shapes: its field names are ours, plus their_config."""
+    names = ("vocab_size", "hidden_size", "max_position_embeddings", "type_vocab_size",
+             "layer_norm_eps", "pad_token_id")
+    config = model.config
+    return AutoConfig.for_model(config.model_type, **{name: getattr(config, name) for name in names},
+                                **model.their_config)
+
+
+def both_sides(model: Model = BERT):
+    """Our module and transformers' (eval mode: no dropout; None without torch), same weights."""
+    weights = random_weights(model.config)
+    ours = getattr(be, model.config.spec.class_name)(model.config, weights)
     if torch is None:
         return ours, None
-    theirs = TorchBertEmbeddings(TorchBertConfig()).eval()
+    where, name = model.theirs.rsplit(".", 1)
+    their_class = getattr(importlib.import_module(f"transformers.models.{where}"), name)
+    theirs = their_class(their_config(model)).eval()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})  # copies: ours are read-only
     return ours, theirs
 
 
-def random_batch(rng: np.random.Generator, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random word ids and token types (both types used), [B, L] each."""
-    return rng.integers(0, BERT_BASE.vocab_size, size=(B, L)), rng.integers(0, 2, size=(B, L))
-
-
-def bench_forward(rounds: int) -> list[dict]:
-    ours, theirs = both_sides()
+def bench_forward(model: Model, rounds: int) -> list[dict]:
+    ours, theirs = both_sides(model)
     rng = np.random.default_rng(1)
     rows = []
-    for B, L in CASES:
-        ids, types = random_batch(rng, B, L)
-        flat, floor_out = ids.ravel(), np.empty((B * L, BERT_BASE.hidden_size), np.float32)
+    for B, L in model.cases:
+        inputs = model.batch(rng, model.config, B, L)  # our keyword arguments
+        flat, floor_out = inputs["input_ids"].ravel(), np.empty((B * L, model.config.E), np.float32)
 
         def run_ours():
-            return ours(ids, token_type_ids=types)
+            return ours(**inputs)
 
         def run_floor():
             def take(lo, hi):
-                np.take(ours.word_embeddings.weight, flat[lo:hi], axis=0, out=floor_out[lo:hi], mode="clip")
+                np.take(ours.words.weight, flat[lo:hi], axis=0, out=floor_out[lo:hi], mode="clip")
             fast.parallel_blocks(take, B * L, ours.num_threads, fast.BLOCK_ROWS)
 
         runners = {"ours": run_ours, "floor": run_floor}
         if theirs is not None:
-            ids_t, types_t = torch.from_numpy(ids), torch.from_numpy(types)
+            their_inputs = {model.their_names.get(k, k): torch.from_numpy(v)
+                            for k, v in inputs.items()}
 
             def run_torch():
                 with torch.no_grad():
-                    return theirs(ids_t, token_type_ids=types_t)
+                    return theirs(**their_inputs)
 
             error = float(np.abs(run_ours() - run_torch().numpy()).max())
-            assert error <= EQUAL, f"{B}x{L}: ours and torch differ by {error:.3g} > {EQUAL}"
+            assert error <= EQUAL, f"{model.name} {B}x{L}: ours and torch differ by {error:.3g}"
             runners["torch"] = run_torch
         ms = interleaved_medians(runners, rounds)
         rows.append({"case": f"{B}x{L}", "tokens": B * L, **{f"{k}_ms": v for k, v in ms.items()},
-                     "extra_memory": extra_memory(run_ours, B * L * BERT_BASE.hidden_size * 4)})
+                     "extra_memory": extra_memory(run_ours, B * L * model.config.hidden_size * 4)})
     return rows
 
 
@@ -138,12 +196,13 @@ def bench_backward(rounds: int) -> list[dict]:
     rng = np.random.default_rng(3)
     rows = []
     for B, L in BACKWARD_CASES:
-        ids, types = random_batch(rng, B, L)
+        inputs = random_batch(rng, BERT_BASE, B, L)
         grad_out = rng.normal(0, 1, size=(B, L, BERT_BASE.hidden_size)).astype(np.float32)
-        _, vjp = ours.vjp(ids, token_type_ids=types)
+        _, vjp = ours.vjp(**inputs)
         runners = {"ours": lambda: vjp(grad_out)}
         if theirs is not None:
-            out, grad_out_t = theirs(torch.from_numpy(ids), token_type_ids=torch.from_numpy(types)), torch.from_numpy(grad_out)
+            out = theirs(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+            grad_out_t = torch.from_numpy(grad_out)
 
             def run_torch():
                 theirs.zero_grad(set_to_none=True)
@@ -323,21 +382,29 @@ def bench_import(runs: int) -> dict:
     return {"import_ms_over_numpy": statistics.median(extra) * 1e3}
 
 
-def print_report(forward: list[dict], backward: list[dict], scatter: list[dict], load: dict, hub: list[dict],
-                 plot_seconds: float | None, imported: dict) -> None:
-    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
-                                        if torch is not None else ", torch not installed")
-          + f"; ours on {fast.default_num_threads()} threads")
-    print(f"\nforward, bert-base shapes (H=768), medians of interleaved rounds:\n")
+def print_forward(model: Model, rows: list[dict]) -> None:
+    c = model.config
+    P = c.weight_shapes().get("position_embeddings.weight", ("none",))[0]
+    print(f"\nforward, {model.name} shapes (V={c.vocab_size}, H={c.hidden_size}, P={P}, "
+          f"T={c.type_vocab_size}), medians of interleaved rounds:\n")
     print("| case | ours ms | tokens/s | torch ms | torch/ours | floor ms | ours/floor | extra memory |")
     print("|---|---|---|---|---|---|---|---|")
-    for r in forward:
+    for r in rows:
         torch_ms = r.get("torch_ms")
         print(f"| {r['case']} | {r['ours_ms']:.3f} | {r['tokens'] / r['ours_ms'] * 1e3:,.0f} | "
               + (f"{torch_ms:.3f} | {torch_ms / r['ours_ms']:.2f}x | " if torch_ms else "- | - | ")
               + f"{r['floor_ms']:.3f} | {r['ours_ms'] / r['floor_ms']:.2f}x | "
               f"{r['extra_memory']:+.1%} of output |")
+
+
+def print_report(forward: dict[str, list[dict]], backward: list[dict], scatter: list[dict], load: dict,
+                 hub: list[dict], plot_seconds: float | None, imported: dict) -> None:
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+          f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+                                        if torch is not None else ", torch not installed")
+          + f"; ours on {fast.default_num_threads()} threads")
+    for model in MODELS:
+        print_forward(model, forward[model.name])
     print("\nbackward, bert-base shapes: vjp(grad_out) vs torch out.backward(grad_out), medians:\n")
     print("| case | ours ms | torch ms | torch/ours |")
     print("|---|---|---|---|")
@@ -372,7 +439,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds per case (default 30)")
     args = parser.parse_args()
-    print_report(bench_forward(args.rounds), bench_backward(args.rounds), bench_scatter_add(max(3, args.rounds // 6)),
+    forward = {model.name: bench_forward(model, args.rounds) for model in MODELS}
+    print_report(forward, bench_backward(args.rounds), bench_scatter_add(max(3, args.rounds // 6)),
                  bench_load(5), bench_hub(3), bench_plot(3), bench_import(7))
 
 

@@ -55,6 +55,52 @@ def test_bitwise_identical_for_any_thread_count_or_block_size(minilm_dir):
                 f"{num_threads} threads, blocks of {block_rows}: max diff {max_abs_error(out, expected):.3g}")
 
 
+def test_runs_are_found_in_the_row_that_all_sequences_share():
+    ids = np.array([5, 6, 7, 1, 1, 2, 3, 9])  # runs [0, 3), [3, 4), [4, 7), [7, 8)
+    assert fast.long_runs(ids, 2) == ([0, 4], [3, 7])
+    assert fast.long_runs(ids, 1) == ([0, 3, 4, 7], [3, 4, 7, 8])
+    assert fast.sequence_runs(ids, 2, 2) == ([0, 4, 8, 12], [3, 7, 11, 15])  # in [2 * 8]
+    added = fast.AddedRows(np.zeros((8, 1)), np.zeros((2, 1)))  # P = 8, T = 2
+    assert added.ids(np.arange(4), None, (3, 4)).shape == (4,)  # shared: one row
+    assert added.ids(np.arange(4), np.array([[1, 1, 1, 1]]), (3, 4)).tolist() == [8, 9, 10, 11]
+    assert added.ids(np.arange(4), np.array([[0], [1], [0]]), (3, 4)).shape == (3, 4)
+
+
+def table_id_cases(added: fast.AddedRows, rng: np.random.Generator) -> dict[str, tuple]:
+    """(B * L, folded table ids [L] or [B, L]) with and without runs, the same in every sequence
+    (where runs are sliced) or not; B * L >= BLOCK_ROWS, so that runs are looked for."""
+    first_b = rng.integers(1, 300)  # a sentence pair: sentence A before first_b, B from there
+    padded = rng.integers(1, 30522, size=(4, 300))
+    padded[1::2, 200:] = 0  # right-padded rows: the pad id is 0
+    positions = be.functional.position_ids_from_padding
+    cases = {
+        "default positions": (np.arange(300), None, (3, 300)),  # one run per sequence
+        "a sentence pair": (np.arange(300), np.arange(300) >= first_b, (3, 300)),  # two
+        "padding": (np.where(np.arange(300) < 250, np.arange(300) + 1, 0), None, (3, 300)),
+        "L=1": (np.zeros(1, np.intp), None, (300, 1)),  # no run longer than 1
+        "one padded sequence": (positions(padded[1:2], 0), None, (1, 300)),
+        "padded rows": (positions(padded, 0), None, (4, 300)),  # not shared: gathered
+        "random": (rng.integers(0, 512, (3, 300)), rng.integers(0, 2, (3, 300)), (3, 300)),
+    }
+    return {case: (B * L, added.ids(*ids, (B, L))) for case, (*ids, (B, L)) in cases.items()}
+
+
+def test_slicing_runs_is_bitwise_the_gather(minilm_dir):
+    emb = be.BertEmbeddings.from_pretrained(minilm_dir)
+    added, rng = emb.added_rows(), np.random.default_rng(4)
+    for case, (n, table_ids) in table_id_cases(added, rng).items():
+        args = (emb.word_embeddings.weight, rng.integers(0, 30522, size=n), None, added.table,
+                table_ids, emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
+        gathered = fast.embed_layer_norm(*args, num_threads=1, min_run=None)  # the plain way
+        for min_run in (1, 2, fast.MIN_RUN):
+            for num_threads, block_rows in ((1, 1), (1, 3), (2, 64), (3, 100), (2, 256), (1, 1000)):
+                out = fast.embed_layer_norm(*args, num_threads=num_threads, block_rows=block_rows,
+                                            min_run=min_run)
+                assert np.array_equal(out, gathered), (
+                    f"{case}, runs of {min_run}+, {num_threads} threads, blocks of {block_rows}: "
+                    f"max diff {max_abs_error(out, gathered):.3g}")
+
+
 def test_module_thread_count_does_not_change_the_result(minilm_dir, monkeypatch):
     ids = np.random.default_rng(2).integers(0, 30522, size=(8, 256))
     outs = [be.BertEmbeddings.from_pretrained(minilm_dir, num_threads=n)(ids) for n in (1, 2, 4)]
