@@ -174,17 +174,42 @@ def embed_layer_norm(word_weight: np.ndarray, input_ids: np.ndarray | None, inpu
     return out
 
 
+CANCELLATION = 4.0  # rows whose |mean| exceeds this many sigmas are centred again (see below)
+
+
 def standardize_rows(x: np.ndarray, eps: float, out: np.ndarray) -> np.ndarray:
     """out = x_hat = (x - mean(x)) / sigma for each row of the block x [b, H] (out may be x);
-    returns sigma = sqrt(var(x) + eps) [b], with the biased variance."""
-    inv_h = x.dtype.type(1.0 / x.shape[1])
-    mean = np.einsum("ij->i", x)  # [b]: row sums (einsum sums each row the same way in any block)
-    mean *= inv_h
-    np.subtract(x, mean[:, None], out=out)  # centre
-    sigma = np.einsum("ij,ij->i", out, out)  # [b]: sum of squares of the centred row
-    sigma *= inv_h  # biased variance
+    returns sigma = sqrt(var(x) + eps) [b], with the biased variance.
+
+    Where a row's mean is large against its spread (a constant row, 1e4 +- 1e-3), the rounding
+    error of the mean (about 1e-7 of it) shifts every centred value alike and is no longer small
+    against sigma. functional.standardize avoids it by shifting each row by its first value,
+    which costs a pass over the block; here only the rows whose |mean| exceeds CANCELLATION
+    sigmas (never an ordinary row) are centred again by their centred mean: a constant row then
+    gives x_hat = 0 exactly, as PyTorch does. Rows whose sum of squares overflows get their
+    variance in float64, not an infinite sigma.
+    """
+    h = x.dtype.type(x.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below
+        mean = np.einsum("ij->i", x)  # [b]: row sums (einsum sums each row the same way in any block)
+        mean /= h  # a division: exact where the sum is H times a float (a constant row's)
+        np.subtract(x, mean[:, None], out=out)  # centre
+        sigma = np.einsum("ij,ij->i", out, out)  # [b]: sum of squares of the centred row
+    sigma /= h  # biased variance
     sigma += x.dtype.type(eps)
     np.sqrt(sigma, out=sigma)
+    np.abs(mean, out=mean)
+    mean /= sigma  # [b]: |mean| in sigmas
+    if not mean.max() <= CANCELLATION:  # (nan too) a rare row: centre it again
+        again = np.flatnonzero(~(mean <= CANCELLATION))
+        rows = out[again]  # [k, H]
+        rows -= (np.einsum("ij->i", rows) / h)[:, None]  # minus the centred row's own mean
+        out[again] = rows
+        sigma[again] = np.sqrt(np.einsum("ij,ij->i", rows, rows) / h + x.dtype.type(eps))
+    if sigma.max() == np.inf and x.dtype != np.float64:
+        overflow = np.isinf(sigma)
+        centred = out[overflow].astype(np.float64)  # [k, H], finite: only the squares overflowed
+        sigma[overflow] = np.sqrt(np.einsum("ij,ij->i", centred, centred) / x.shape[1] + eps)  # [k]
     np.divide(out, sigma[:, None], out=out)
     return sigma
 
@@ -244,7 +269,8 @@ def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
     measures them). For a table of a few rows (token types), a one-hot [V, N] matrix times the
     gradient rows does it in one BLAS call. Otherwise the ids are sorted (sorted_scatter_add).
     np.zeros of [V, H] costs nothing until rows are written, so a big vocabulary is cheap when
-    few of its rows are used.
+    few of its rows are used. A non-finite gradient row (inf, nan) would spread through the
+    matmul (0 * nan = nan) to rows it never reached: then the sort does it, as PyTorch would.
     """
     rows = grad.reshape(-1, grad.shape[-1])  # [N, H]
     ids = ids.reshape(-1)  # [N]
@@ -253,9 +279,9 @@ def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
         grad_weight = one_hot @ rows  # [V, H]
         if padding_idx is not None:
             grad_weight[padding_idx] = 0
-    else:
-        grad_weight = sorted_scatter_add(rows, ids, num_embeddings, skip=padding_idx)
-    return grad_weight
+        if np.isfinite(grad_weight).all():
+            return grad_weight
+    return sorted_scatter_add(rows, ids, num_embeddings, skip=padding_idx)
 
 
 RANK_LOOP_MAX = 64  # ids seen at most this often are summed occurrence by occurrence, the rest id by id
@@ -269,6 +295,8 @@ def sorted_scatter_add(rows: np.ndarray, ids: np.ndarray, num_embeddings: int, s
     added, one vectorized step per k. Ids seen more than RANK_LOOP_MAX times (at most N / 64 of
     them) are summed one by one instead, so neither loop runs long.
     """
+    if not len(ids):
+        return np.zeros((num_embeddings, rows.shape[1]), dtype=rows.dtype)  # an empty batch
     order = np.argsort(ids, kind="stable")  # rows of equal ids, in their original order
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))  # first of each id
@@ -297,9 +325,8 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
     """One process-wide pool with at least `workers` threads, made on first use, grown when asked."""
     global _pool, _pool_size
     with _pool_lock:
-        if _pool_size < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)  # its queued work still runs; new work goes to the bigger pool
+        if _pool_size < workers:  # replaced, never shut down: another thread may be submitting to
+            # it right now; its idle workers exit once no one holds it (ThreadPoolExecutor's weakref)
             _pool, _pool_size = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bertemb"), workers
         return _pool
 

@@ -351,7 +351,8 @@ start = time.perf_counter()
 from bertemb_np import plots, study
 position = np.random.default_rng(0).normal(0, 0.05, (512, 768)).astype(np.float32)  # bert-base's shape
 similarity = study.position_similarity(position)
-plots.position_similarity(similarity, study.band_width(similarity)[1], Path(tempfile.mkdtemp()) / "s.png")
+plots.position_similarity(similarity, study.band_width(similarity)[1], "bert-base shapes",
+                          Path(tempfile.mkdtemp()) / "s.png")
 print(time.perf_counter() - start)
 """
 
