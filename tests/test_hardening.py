@@ -36,12 +36,25 @@ def test_small_and_unsigned_id_dtypes_give_the_int64_answer(emb, dtype):
         assert max_abs_error(out, expected) <= HOT_VS_REFERENCE, dtype
 
 
-def test_small_token_type_dtype_times_positions_does_not_wrap():
-    """int8 type 2 times P = 512 wraps in int8 arithmetic and would read a wrong folded row."""
-    emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
-    ids = np.ones((1, 4), int)
-    types = np.full((1, 4), 2, dtype=np.int8)
-    np.testing.assert_allclose(emb(ids, token_type_ids=types), emb.reference(ids, token_type_ids=types), atol=2e-6)
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
+def test_small_token_type_dtype_times_positions_does_not_wrap(minilm_dir, dtype):
+    """Type 1 times P = 512 does not fit an int8 (and 1 * 512 + 511 not a uint8): the folded
+    table's row must be computed in a wide type, whatever the ids' own."""
+    emb = be.BertEmbeddings.from_pretrained(minilm_dir)
+    ids = np.full((1, 4), 2057)
+    types = np.array([[0, 1, 1, 1]], dtype=dtype)
+    positions = np.array([[0, 1, 300, 511]], dtype=np.uint16 if dtype == np.uint8 else np.int16)
+    expected = emb.reference(ids, token_type_ids=types.astype(np.int64), position_ids=positions.astype(np.int64))
+    out = emb(ids, token_type_ids=types, position_ids=positions)
+    assert max_abs_error(out, expected) <= HOT_VS_REFERENCE
+
+
+def test_unsigned_position_ids_beside_default_token_types(emb):
+    """uint64 positions + int64 default types promote to float64 in NumPy: ids must stay integers."""
+    ids = np.array([[1, 2, 3]])
+    positions = np.array([[4, 0, 19]], dtype=np.uint64)
+    expected = emb.reference(ids, position_ids=positions.astype(np.int64))
+    assert max_abs_error(emb(ids, position_ids=positions), expected) <= HOT_VS_REFERENCE
 
 
 @pytest.mark.parametrize("offset", [np.int8(16), np.uint8(16), np.int16(16), np.uint64(16)])
