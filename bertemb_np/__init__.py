@@ -6,6 +6,7 @@ and the family's variations of it (RoBERTa, DistilBERT, MPNet, ALBERT, ELECTRA, 
 ModernBERT, NomicBERT, GTE), each described as data in specs.py.
 
 Layout, one job per file, each importing only the ones above it:
+    version.py     the version, written once
     functional.py  the math, pure functions (embedding, layer_norm, position rules, ...)
     fast.py        the same math fused for speed: folded tables, blocked, in place, on threads
     specs.py       the family as data: one spec per model type, and the registry
@@ -28,9 +29,9 @@ from .modules import (AlbertEmbeddings, AutoEmbeddings, BertEmbeddings, DebertaV
                       ElectraEmbeddings, Embedding, Embeddings, GteEmbeddings, LayerNorm, Linear, ModernBertEmbeddings,
                       MPNetEmbeddings, NomicBertEmbeddings, RobertaEmbeddings)
 from .tokenizer import Tokenizer
+from .version import __version__
 
 __all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertConfig", "BertEmbeddings", "DebertaV2Embeddings",
            "DistilBertEmbeddings", "ElectraEmbeddings", "Embedding", "EmbeddingConfig", "Embeddings",
            "GteEmbeddings", "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings",
            "NomicBertEmbeddings", "RobertaEmbeddings", "Tokenizer", "embedding", "layer_norm"]
-__version__ = "0.1.0"  # the only place it is written: pyproject.toml reads it from here

@@ -16,12 +16,13 @@ import numpy as np
 from .config import EmbeddingConfig
 from .functional import absolute_position_ids, position_ids_from_padding
 
-__all__ = ["Handover", "Inputs", "check_broadcast", "check_ids", "check_inputs", "check_shapes", "check_weight",
-           "max_tokens"]
+__all__ = ["Handover", "Inputs", "check_broadcast", "check_flag", "check_ids", "check_inputs", "check_shapes",
+           "check_weight", "max_tokens"]
 
 
-def check_ids(ids, rows: int, what: str) -> np.ndarray:
-    """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table."""
+def check_ids(ids, rows: int, what: str, too_large: str = "") -> np.ndarray:
+    """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table
+    (`too_large`: a hint for an id past the end)."""
     ids = as_array(ids, what)
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
@@ -29,11 +30,16 @@ def check_ids(ids, rows: int, what: str) -> np.ndarray:
         low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= rows:
             bad = low if low < 0 else high
-            hint = (" (negative ids are never valid)" if bad < 0 else
-                    " (this model has a single token type: leave token_type_ids out)"
-                    if rows == 1 and "token_type" in what else "")
+            hint = " (negative ids are never valid)" if bad < 0 else too_large
             raise ValueError(f"{what} must be in [0, {rows}), got {bad}{hint}")
     return ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
+
+
+def check_flag(value, name: str) -> bool:
+    """A switch such as training or project: True or False, not "False" (a true string)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def as_array(value, what: str) -> np.ndarray:
@@ -58,7 +64,7 @@ def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
     weight, assign a new array. (A Handover array is taken as it is.)
     """
     array = as_array(value, name)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+    if not np.issubdtype(array.dtype, np.floating):  # an integer table would round what it computes
         raise TypeError(f"{name} must be a float array, got dtype {array.dtype}")
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}, but the config says {shape}")
@@ -189,7 +195,8 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
         return None
     if token_type_ids is None:
         return np.zeros(shape[1], dtype=np.intp)  # [L]: sentence A everywhere
-    return check_broadcast(check_ids(token_type_ids, T, "token_type_ids"), shape, "token_type_ids")
+    single = " (this model has a single token type: leave token_type_ids out)" if T == 1 else ""
+    return check_broadcast(check_ids(token_type_ids, T, "token_type_ids", single), shape, "token_type_ids")
 
 
 def first_position(config: EmbeddingConfig) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .checks import max_tokens
 from .modules import AutoEmbeddings, Embeddings
 from .tokenizer import Tokenizer

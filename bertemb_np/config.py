@@ -13,12 +13,13 @@ import math
 import os
 from dataclasses import dataclass
 
-from .specs import FamilySpec, spec_for_architectures, spec_for_model_type
+from .specs import FamilySpec, spec_for_config, spec_for_model_type
 
-__all__ = ["BertConfig", "EmbeddingConfig"]
+__all__ = ["BertConfig", "EmbeddingConfig", "integer_at_least"]
 
 
 def integer_at_least(value, low: int) -> bool:
+    """Whether value is an int (not a bool, not a float) of at least `low`."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
@@ -100,16 +101,7 @@ class EmbeddingConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "EmbeddingConfig":
         """The config of a config.json's content: model_type (or, missing, architectures) picks the spec."""
-        if "model_type" in data:
-            if not isinstance(data["model_type"], str):
-                raise TypeError(f"model_type must be a string, got {data['model_type']!r}")
-            spec = spec_for_model_type(data["model_type"])
-            model_type = data["model_type"]
-        elif isinstance(data.get("architectures"), list):
-            spec = spec_for_architectures(data["architectures"])
-            model_type = spec.model_type
-        else:
-            raise ValueError("config.json has neither model_type nor architectures: cannot tell the model")
+        spec, model_type = spec_for_config(data)
         values = {}
         for name, where in spec.fields.items():
             value = next((data[key] for key in where.names if key in data), where.default)

@@ -47,7 +47,7 @@ def standardize(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     overflow = ~np.isfinite(var[..., 0])  # [...]
     if x.dtype != np.float64 and overflow.any():
         overflow &= np.isfinite(x).all(axis=-1)  # rows holding inf or nan stay nan, as in PyTorch
-    if x.dtype != np.float64 and overflow.any():
+    if overflow.any() and x.dtype != np.float64:
         wide_hat, wide_sigma = standardize(x[overflow].astype(np.float64), eps)
         x_hat, sigma = standardize(np.where(overflow[..., None], 0, x), eps)  # the rest as above
         x_hat[overflow], sigma[overflow] = wide_hat, wide_sigma

@@ -25,14 +25,14 @@ from pathlib import Path
 from .safetensors_io import header_length, parse_header, read_header, write_safetensors
 from .sources import user_agent
 
-__all__ = ["RangeNotSupported", "TransferFailed", "cache_folder", "commit_of", "fetch_tensors",
+__all__ = ["RangeNotSupported", "TransferFailed", "cache_folder", "commit_of", "fetch_into_cache",
            "get_range", "remote_header"]
 
 FIRST_BYTES = 1 << 16  # the first request: the length prefix and, nearly always, the whole header
 MERGE_GAP = 1 << 16  # ranges closer than this go in one request (the gap is read and dropped)
 PROGRESS_BYTES = 4 << 20  # show a progress bar for transfers larger than this
 CHUNK = 1 << 20
-RETRIES = 5  # as hf_hub_download: give up after this many failures in a row with no byte received
+RETRIES = 5  # as hf_hub_download: after the first try, this many more with no byte received, then give up
 MAX_WAIT = 4  # seconds between retries: 1, 2, 4, 4, 4
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,8 @@ def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, w
     the file's size. Raises RangeNotSupported, before reading any body, if the server answers 200.
 
     A transfer that stalls (no byte for HF_HUB_DOWNLOAD_TIMEOUT seconds) or breaks off is asked
-    for again from its next byte; after RETRIES failures in a row with no byte received, it
-    raises TransferFailed. `token` is huggingface_hub's: a token, False for none, None for the
+    for again from its next byte; after the first try and RETRIES more in a row with no byte
+    received, it raises TransferFailed. `token` is huggingface_hub's: a token, False for none, None for the
     saved one.
     """
     from huggingface_hub import hf_hub_url
@@ -154,9 +154,9 @@ def remote_header(repo_id: str, commit: str, filename: str, *, token: str | bool
     return parse_header(bytes(prefix[8: 8 + n]), size - 8 - n, where), 8 + n
 
 
-def fetch_tensors(repo_id: str, commit: str, filename: str, entries: dict[str, dict],
-                  data_start: int, *, cache_name: str | None = None,
-                  token: str | bool | None = None) -> Path:
+def fetch_into_cache(repo_id: str, commit: str, filename: str, entries: dict[str, dict],
+                     data_start: int, *, cache_name: str | None = None,
+                     token: str | bool | None = None) -> Path:
     """Fetch the byte ranges of `entries` ({name: header entry}) of `filename` and cache them as a
     safetensors file of just those tensors, named `cache_name` (default: `filename`); its path.
 

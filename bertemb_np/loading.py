@@ -36,8 +36,7 @@ from .config import EmbeddingConfig
 from .safetensors_io import read_header
 from .sources import exists, is_local, resolve_file
 
-__all__ = ["Checkpoint", "checkpoint_names", "fetch_tensors", "load_config", "read_tensors",
-           "whole_files"]
+__all__ = ["Checkpoint", "checkpoint_names", "fetch_tensors", "read_tensors", "whole_files"]
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"  # sharded: {"weight_map": {tensor: shard file}}
@@ -73,7 +72,7 @@ class Checkpoint:
         if self.commit is not None and self.partial:
             return fetch_tensors(os.fspath(self.model), self.commit, names, shapes, optional, group,
                                  self.token)
-        files = whole_files(self.model, self.revision, names, optional, self.token)
+        files = whole_files(self.model, self.commit or self.revision, names, optional, self.token)
         return read_tensors(files, names, shapes, optional)
 
 
@@ -116,7 +115,7 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
     import huggingface_hub
 
     offline = huggingface_hub.constants.HF_HUB_OFFLINE
-    cached = sorted(hub.cache_folder(repo_id, commit).glob(f"{cache_prefix(group)}*.safetensors"))
+    cached = cached_files(hub.cache_folder(repo_id, commit), group)
     if cached:
         try:
             return read_tensors(cached, names, shapes, optional)
@@ -143,10 +142,22 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
     return read_tensors(files, names, shapes, optional)
 
 
+GROUPS = ("embeddings", "projection")  # what a load reads at once: the layer, and on demand, ALBERT's
+# and ELECTRA's encoder-input projection
+
+
 def cache_prefix(group: str) -> str:
     """The partial-download cache keeps one file per checkpoint file and group: the embeddings'
     under the checkpoint file's own name, another group's (the projection) prefixed by it."""
     return "" if group == "embeddings" else f"{group}-"
+
+
+def cached_files(folder: Path, group: str) -> list[Path]:
+    """The cache files of one group in a commit's cache folder (the embeddings' are those that
+    no other group's prefix starts)."""
+    others = tuple(cache_prefix(g) for g in GROUPS if g != group and cache_prefix(g))
+    return sorted(p for p in folder.glob(f"{cache_prefix(group)}*.safetensors")
+                  if not p.name.startswith(others))
 
 
 def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
@@ -173,7 +184,7 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
                                                                         token=token)
         wanted = {name: weight_entry(header, name, shapes[ours], f"{filename} of {where}")
                   for ours, name in found.items() if weight_map[name] == filename}
-        files.append(hub.fetch_tensors(repo_id, commit, filename, wanted, data_start,
+        files.append(hub.fetch_into_cache(repo_id, commit, filename, wanted, data_start,
                                        cache_name=cache_prefix(group) + filename, token=token))
     return files
 

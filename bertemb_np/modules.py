@@ -16,8 +16,8 @@ import threading
 import numpy as np
 
 from . import fast, specs
-from .checks import Handover, Inputs, check_ids, check_inputs, check_shapes, check_weight
-from .config import EmbeddingConfig
+from .checks import Handover, Inputs, check_flag, check_ids, check_inputs, check_shapes, check_weight
+from .config import EmbeddingConfig, integer_at_least
 from .functional import (dropout, dropout_backward, embedding, layer_norm, linear, linear_backward,
                          sinusoidal_positions)
 from .loading import Checkpoint
@@ -27,6 +27,7 @@ __all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertEmbeddings", "DebertaV2Emb
            "ModernBertEmbeddings", "MPNetEmbeddings", "NomicBertEmbeddings", "RobertaEmbeddings"]
 
 COMPUTE_DTYPES = (np.float32, np.float64)
+FAMILY_CLASSES: dict[str, type] = {}  # spec.class_name -> the family's class (Embeddings.__init_subclass__)
 
 
 class Weights:
@@ -34,6 +35,13 @@ class Weights:
     when set, and read-only after, so tables derived from it can never go stale."""
 
     name: str
+
+    def as_input(self, x, width: int) -> np.ndarray:
+        """x as an array of the weights' dtype, after checking that its last axis is `width`."""
+        x = np.asarray(x, dtype=self.weight.dtype)
+        if x.ndim == 0 or x.shape[-1] != width:
+            raise ValueError(f"{self.name} expects [..., {width}], got shape {x.shape}")
+        return x
 
     def _set(self, name: str, value, shape: tuple[int, ...] | None, dtype) -> None:
         """Keep a read-only copy of `value` as weight `name` (shape None: the value's own)."""
@@ -90,9 +98,7 @@ class LayerNorm(Weights):
         self._set("bias", bias, self.weight.shape, self.weight.dtype)
 
     def __call__(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=self.weight.dtype)
-        if x.ndim == 0 or x.shape[-1] != len(self.weight):
-            raise ValueError(f"{self.name} expects [..., {len(self.weight)}], got shape {x.shape}")
+        x = self.as_input(x, len(self.weight))
         return layer_norm(x, self.weight, self.bias, self.eps)  # [..., H] -> [..., H]
 
     def __repr__(self) -> str:
@@ -112,9 +118,7 @@ class Linear(Weights):
         self._set("bias", bias, self.weight.shape[:1], self.weight.dtype)
 
     def __call__(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=self.weight.dtype)
-        if x.ndim == 0 or x.shape[-1] != self.weight.shape[1]:
-            raise ValueError(f"{self.name} expects [..., {self.weight.shape[1]}], got shape {x.shape}")
+        x = self.as_input(x, self.weight.shape[1])
         return linear(x, self.weight, self.bias)  # [..., E] -> [..., H]
 
     def __repr__(self) -> str:
@@ -137,6 +141,12 @@ class Embeddings:
 
     spec: specs.FamilySpec
 
+    def __init_subclass__(cls, **kwargs):
+        """A family's class registers itself under its spec's class name, for AutoEmbeddings."""
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            FAMILY_CLASSES[cls.spec.class_name] = cls
+
     def __init__(self, config: EmbeddingConfig, weights: dict[str, np.ndarray], dtype=np.float32,
                  num_threads: int | None = None, checkpoint: Checkpoint | None = None):
         """`weights` by our names (config.weight_shapes()); `checkpoint`, when given, is where the
@@ -148,7 +158,7 @@ class Embeddings:
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
         self.config, self.dtype, spec = config, np.dtype(dtype), self.spec
         self.num_threads = fast.default_num_threads() if num_threads is None else num_threads
-        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1:
+        if not integer_at_least(self.num_threads, 1):
             raise ValueError(f"num_threads must be a positive integer, got {self.num_threads!r}")
         shapes = config.weight_shapes()
         if config.sinusoidal_pos_embds and "position_embeddings.weight" not in weights:  # DistilBERT
@@ -158,7 +168,7 @@ class Embeddings:
         w = check_shapes(weights, shapes)
         dtype, pad = self.dtype, config.pad_token_id
         setattr(self, spec.word, Embedding(w[f"{spec.word}.weight"], spec.word, pad, dtype))
-        self.position_embeddings = self.token_type_embeddings = self.embed_proj = None
+        self.position_embeddings = self.token_type_embeddings = None
         if "position_embeddings.weight" in w:
             self.position_embeddings = Embedding(w["position_embeddings.weight"], "position_embeddings",
                                                  pad if spec.position_padding_idx else None, dtype,
@@ -167,7 +177,8 @@ class Embeddings:
             self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"], "token_type_embeddings",
                                                    None, dtype)
         if spec.projection is not None and f"{spec.projection.name}.weight" in w:  # DeBERTa, E != H
-            self.embed_proj = Linear(w[f"{spec.projection.name}.weight"], None, spec.projection.name, dtype)
+            setattr(self, spec.projection.name, Linear(w[f"{spec.projection.name}.weight"], None,
+                                                       spec.projection.name, dtype))
         setattr(self, spec.norm, LayerNorm(w[f"{spec.norm}.weight"], w.get(f"{spec.norm}.bias"),
                                            config.layer_norm_eps, spec.norm, dtype))
         self._checkpoint = checkpoint
@@ -184,6 +195,14 @@ class Embeddings:
     def norm_layer(self) -> LayerNorm:
         """The LayerNorm, whatever the family calls it (LayerNorm; ModernBERT: norm)."""
         return getattr(self, self.spec.norm)
+
+    @property
+    def pre_norm_projection(self) -> Linear | None:
+        """The Linear(E, H) before LayerNorm (DeBERTa's embed_proj, when E != H), else None."""
+        projection = self.spec.projection
+        if projection is None or projection.where != "before_norm":
+            return None
+        return getattr(self, projection.name, None)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
@@ -236,19 +255,16 @@ class Embeddings:
         """
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
-        (B, L), norm = x.shape, self.norm_layer
+        (B, L), norm, pre = x.shape, self.norm_layer, self.pre_norm_projection
         added = self.added_rows()
-        out = fast.embed_layer_norm(
+        normed = fast.embed_layer_norm(
             self.words.weight,
             None if x.input_ids is None else x.input_ids.ravel(),  # [B * L]
             None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, -1),
             added.table, added.ids(x.position_ids, x.token_type_ids, (B, L)),
             norm.weight, norm.bias, norm.eps, self.num_threads,
-            projection=None if self.embed_proj is None else self.embed_proj.weight).reshape(B, L, -1)
-        if self.spec.output_mask and x.attention_mask is not None:
-            out *= x.attention_mask[..., None]  # [B, L, H] * [B, L, 1]: padding rows become 0
-        out = self.dropout(out, training, rng)[0]
-        return self.projection(out) if project and self.has_projection() else out
+            projection=None if pre is None else pre.weight)  # [B * L, H]
+        return self.after_norm(normed.reshape(B, L, normed.shape[-1]), x, training, rng, project)[-1]
 
     def reference(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
                   attention_mask=None, cache_length=None, training: bool = False,
@@ -257,14 +273,15 @@ class Embeddings:
         """The forward pass written as the equation; takes the same arguments as calling the module."""
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
-        e = self.summed_terms(x)  # [B, L, E]: word + token_type + position, in the family's order
-        if self.embed_proj is not None:
-            e = self.embed_proj(e)  # [B, L, E] -> [B, L, H]
-        out = self.norm_layer(e)  # [B, L, H]
-        if self.spec.output_mask and x.attention_mask is not None:
-            out = out * x.attention_mask[..., None]  # [B, L, H] * [B, L, 1]
-        out = self.dropout(out, training, rng)[0]
-        return self.projection(out) if project and self.has_projection() else out
+        return self.forward(x, training, rng, project)[-1]
+
+    def forward(self, x: Inputs, training, rng, project) -> tuple[np.ndarray, ...]:
+        """The equation, step by step, on checked inputs: (summed, e, dropped, keep, out), what
+        the backward pass needs (see after_norm for the last three)."""
+        summed = self.summed_terms(x)  # [B, L, E]: word + token_type + position, in the family's order
+        pre = self.pre_norm_projection
+        e = summed if pre is None else pre(summed)  # DeBERTa's embed_proj: [B, L, E] -> [B, L, H]
+        return (summed, e, *self.after_norm(self.norm_layer(e), x, training, rng, project))
 
     def summed_terms(self, x: Inputs) -> np.ndarray:
         """The terms of the family, summed left to right in its order: [B, L, E]."""
@@ -278,6 +295,25 @@ class Embeddings:
         for term in present[1:]:
             e = e + term  # broadcast: [B, L, E] + [L, E] or [B, L, E]
         return np.broadcast_to(e, (*x.shape, e.shape[-1]))
+
+    def after_norm(self, normed: np.ndarray, x: Inputs, training, rng,
+                   project) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """The steps after LayerNorm, each where it applies: (dropped, keep, out), with
+
+            normed  = normed * attention_mask   # DeBERTa: padding rows become 0 (in place)
+            dropped = dropout(normed)           # training only; keep: where it kept values
+            out     = projection(dropped)       # project=True, ALBERT/ELECTRA with E != H
+        """
+        mask = self.output_mask(x)
+        if mask is not None:
+            np.multiply(normed, mask, out=normed)  # [B, L, H] * [B, L, 1]
+        dropped, keep = self.apply_dropout(normed, training, rng)
+        out = self.projection(dropped) if self.projects(project) else dropped
+        return dropped, keep, out
+
+    def output_mask(self, x: Inputs) -> np.ndarray | None:
+        """attention_mask as [B, L, 1], for a family whose output it multiplies (DeBERTa), else None."""
+        return x.attention_mask[..., None] if self.spec.output_mask and x.attention_mask is not None else None
 
     # --- training ----------------------------------------------------------------------------------
 
@@ -296,15 +332,9 @@ class Embeddings:
         """
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
-        spec, norm = self.spec, self.norm_layer
-        summed = self.summed_terms(x)  # [B, L, E]
-        e = summed if self.embed_proj is None else self.embed_proj(summed)  # the input of LayerNorm
-        normed = norm(e)
-        mask = x.attention_mask[..., None] if spec.output_mask and x.attention_mask is not None else None
-        dropped, keep = self.dropout(normed if mask is None else normed * mask, training, rng)
-        projected = project and self.has_projection()
-        out = self.projection(dropped) if projected else dropped
-        shape, p = out.shape, self.config.hidden_dropout_prob
+        summed, e, dropped, keep, out = self.forward(x, training, rng, project)
+        spec, norm, pre, mask = self.spec, self.norm_layer, self.pre_norm_projection, self.output_mask(x)
+        projected, shape, p = self.projects(project), out.shape, self.config.hidden_dropout_prob
 
         def backward(grad_out) -> dict[str, np.ndarray]:
             grad_out = np.asarray(grad_out)
@@ -315,20 +345,19 @@ class Embeddings:
             grads = {}
             if projected:
                 g, *weight_grads = linear_backward(g, dropped, self.projection.weight)
-                grads.update(zip(self.projection_names(), weight_grads))
+                grads.update(zip(self.config.projection_shapes(), weight_grads))
             if keep is not None:
                 g = dropout_backward(g, keep, p)  # zero where dropout dropped
             if mask is not None:
-                g = g * mask  # out = normed * mask
+                g = g * mask  # normed * mask
             width = g.shape[-1]
             grad_e, grads[f"{spec.norm}.weight"], grad_bias = fast.layer_norm_backward(
                 g.reshape(-1, width), e.reshape(-1, width), norm.weight, norm.eps, self.num_threads)
             if norm.bias is not None:
                 grads[f"{spec.norm}.bias"] = grad_bias
             grad_e = grad_e.reshape(e.shape)  # [B, L, H]
-            if self.embed_proj is not None:
-                grad_e, grads[f"{spec.projection.name}.weight"], _ = linear_backward(
-                    grad_e, summed, self.embed_proj.weight)
+            if pre is not None:
+                grad_e, grads[f"{pre.name}.weight"], _ = linear_backward(grad_e, summed, pre.weight)
             grads.update(self.term_gradients(x, grad_e))  # e = word + token_type + position: each gets grad_e
             return grads
 
@@ -349,11 +378,9 @@ class Embeddings:
             grads["inputs_embeds"] = grad_e
         return grads
 
-    def dropout(self, out: np.ndarray, training: bool, rng) -> tuple[np.ndarray, np.ndarray | None]:
+    def apply_dropout(self, out: np.ndarray, training, rng) -> tuple[np.ndarray, np.ndarray | None]:
         """(out, None) at inference; (dropped-out out, kept mask) when training."""
-        if not isinstance(training, (bool, np.bool_)):
-            raise TypeError(f"training must be True or False, got {training!r}")
-        if not training:
+        if not check_flag(training, "training"):
             return out, None
         if rng is None:
             rng = np.random.default_rng()
@@ -363,12 +390,9 @@ class Embeddings:
 
     # --- the encoder-input projection (ALBERT, ELECTRA) ----------------------------------------------
 
-    def has_projection(self) -> bool:
+    def projects(self, project) -> bool:
         """Whether project=True changes anything: an encoder-input projection from E != H."""
-        return bool(self.config.projection_shapes())
-
-    def projection_names(self) -> tuple[str, ...]:
-        return tuple(self.config.projection_shapes())
+        return check_flag(project, "project") and bool(self.config.projection_shapes())
 
     @property
     def projection(self) -> Linear:
@@ -414,15 +438,15 @@ class Embeddings:
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
-        for name in (self.spec.word, "position_embeddings", "token_type_embeddings", "embed_proj",
-                     self.spec.norm):
-            if getattr(self, name, None) is not None:
+        pre = self.pre_norm_projection
+        for name in (self.spec.word, "position_embeddings", "token_type_embeddings",
+                     pre and pre.name, self.spec.norm):
+            if name and getattr(self, name, None) is not None:
                 lines.append(f"  ({name}): {getattr(self, name)!r}")
         lines.append(f"  (dropout): p={self.config.hidden_dropout_prob}, in training only")
-        if self.has_projection():
+        if self.config.projection_shapes():
             E, H = self.config.E, self.config.hidden_size
-            lines.append(f"  ({self.projection_names()[0].rsplit('.', 1)[0]}): Linear({E} -> {H}), "
-                         "with project=True")
+            lines.append(f"  ({self.spec.projection.name}): Linear({E} -> {H}), with project=True")
         lines.append(f"  dtype={self.dtype}, num_threads={self.num_threads}")
         return "\n".join(lines) + "\n)"
 
@@ -518,10 +542,3 @@ class AutoEmbeddings(Embeddings):
 
     def __init__(self, *args, **kwargs):
         raise TypeError("AutoEmbeddings is not built directly: use AutoEmbeddings.from_pretrained(model)")
-
-
-FAMILY_CLASSES: dict[str, type[Embeddings]] = {
-    cls.__name__: cls for cls in (BertEmbeddings, RobertaEmbeddings, DistilBertEmbeddings, MPNetEmbeddings,
-                                  AlbertEmbeddings, ElectraEmbeddings, DebertaV2Embeddings, ModernBertEmbeddings,
-                                  NomicBertEmbeddings, GteEmbeddings)
-}

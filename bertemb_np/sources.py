@@ -145,7 +145,7 @@ def file_metadata(repo_id: str, filename: str, revision: str | None, token: str 
 def user_agent() -> dict[str, str]:
     """How requests name us to the Hub, as huggingface_hub's calls take it: the user agent
     starts "bertemb_np/<version>; hf_hub/<version>; ..."."""
-    from . import __version__
+    from .version import __version__
 
     return {"library_name": "bertemb_np", "library_version": __version__}
 

@@ -2,7 +2,7 @@
 
 Every model of the family turns token ids into hidden states the same way,
 
-    E = LayerNorm(word[ids] + position[position ids] + token_type[types])
+    E = LayerNorm(word[ids] + token_type[types] + position[position ids])
 
 and differs only in details: which tables exist, how default position ids are made, the order
 of the sum, the norm, a projection, an output mask, and how config.json and the checkpoint name
@@ -10,15 +10,17 @@ things. Those details live here and nowhere else: config.py, loading.py, checks.
 modules.py read a spec and never name a family. Adding a family is one FAMILIES entry (plus
 its class in modules.py and a reference fixture).
 
-Each spec cites the transformers file it reproduces, at v5.24.0:
+Each family's class in modules.py cites the transformers file it reproduces, at v5.24.0:
 src/transformers/models/<dir>/modeling_<dir>.py, the `...Embeddings` class.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-__all__ = ["FAMILIES", "FamilySpec", "Field", "Projection", "spec_for_architectures", "spec_for_model_type"]
+__all__ = ["FAMILIES", "FamilySpec", "Field", "Projection", "spec_for_architectures", "spec_for_config",
+           "spec_for_model_type"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,6 @@ class FamilySpec:
     class_name: str  # our module class, e.g. "RobertaEmbeddings"
     model_types: tuple[str, ...]  # config.json's model_type values it serves
     architectures: tuple[str, ...]  # class-name prefixes in config.json's "architectures"
-    reference: str  # the transformers module it reproduces
     fields: dict[str, Field]  # our config field -> where config.json keeps it
     prefixes: tuple[str, ...]  # checkpoint key prefixes: bare base models, then task models'
     # position_embedding_type value -> the rule for default position ids ("absolute": arange,
@@ -88,6 +89,11 @@ class FamilySpec:
     position_padding_idx: bool = False  # the position table's pad row is frozen (gets no gradient)
     output_mask: bool = False  # the output is multiplied by attention_mask (DeBERTa)
     model_input_names: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
+    vocab_txt_tokenizer: str | None = None  # the WordPiece tokenizer built from vocab.txt alone
+
+    def __post_init__(self):
+        for name in ("fields", "positions", "keys"):  # frozen all the way down: read-only mappings
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     @property
     def model_type(self) -> str:
@@ -101,10 +107,9 @@ class FamilySpec:
 FAMILIES: tuple[FamilySpec, ...] = (
     FamilySpec(
         class_name="BertEmbeddings", model_types=("bert",), architectures=("Bert", "JinaBert"),
-        reference="models/bert/modeling_bert.py, class BertEmbeddings",
         fields=fields(), prefixes=("", "bert."),
         positions={"absolute": "absolute", "alibi": None},  # ALiBi (jina-v2): biases in attention
-        cache_length=True, token_types=True,
+        cache_length=True, token_types=True, vocab_txt_tokenizer="BertTokenizer",
         keys={"LayerNorm.weight": ("embeddings.LayerNorm.weight", "embeddings.LayerNorm.gamma"),
               "LayerNorm.bias": ("embeddings.LayerNorm.bias", "embeddings.LayerNorm.beta")},
     ),
@@ -112,8 +117,6 @@ FAMILIES: tuple[FamilySpec, ...] = (
         class_name="RobertaEmbeddings",
         model_types=("roberta", "xlm-roberta", "camembert", "data2vec-text"),
         architectures=("Roberta", "XLMRoberta", "Camembert", "Data2VecText"),
-        reference="models/roberta/modeling_roberta.py, class RobertaEmbeddings "
-                  "(xlm_roberta, camembert and data2vec_text copy it)",
         # real files (514 position rows, one type, eps 1e-5) differ from these defaults: read them
         fields=fields(pad_token_id=Field(("pad_token_id",), 1)),
         prefixes=("", "roberta.", "data2vec_text."),
@@ -122,7 +125,6 @@ FAMILIES: tuple[FamilySpec, ...] = (
     ),
     FamilySpec(
         class_name="DistilBertEmbeddings", model_types=("distilbert",), architectures=("DistilBert",),
-        reference="models/distilbert/modeling_distilbert.py, class Embeddings",
         fields=fields(hidden_size=Field(("dim",), 768), type_vocab_size=Field((), 0),
                       layer_norm_eps=Field((), 1e-12),  # fixed in DistilBERT's code
                       hidden_dropout_prob=Field(("dropout",), 0.1),
@@ -130,11 +132,10 @@ FAMILIES: tuple[FamilySpec, ...] = (
                       sinusoidal_pos_embds=Field(("sinusoidal_pos_embds",), False)),
         prefixes=("", "distilbert."), positions={"absolute": "absolute"},
         cache_length=False, token_types=False, sum_order=("word", "position"),
-        model_input_names=("input_ids", "attention_mask"),
+        model_input_names=("input_ids", "attention_mask"), vocab_txt_tokenizer="DistilBertTokenizer",
     ),
     FamilySpec(
         class_name="MPNetEmbeddings", model_types=("mpnet",), architectures=("MPNet",),
-        reference="models/mpnet/modeling_mpnet.py, class MPNetEmbeddings",
         fields=fields(pad_token_id=Field((), 1),  # MPNet's code fixes padding_idx = 1
                       type_vocab_size=Field((), 0), position_embedding_type=Field((), "absolute")),
         prefixes=("", "mpnet."), positions={"absolute": "from_padding"},
@@ -143,7 +144,6 @@ FAMILIES: tuple[FamilySpec, ...] = (
     ),
     FamilySpec(
         class_name="AlbertEmbeddings", model_types=("albert",), architectures=("Albert",),
-        reference="models/albert/modeling_albert.py, class AlbertEmbeddings",
         fields=fields(embedding_size=Field(("embedding_size",), 128),
                       position_embedding_type=Field((), "absolute")),
         prefixes=("", "albert."), positions={"absolute": "absolute"},
@@ -153,18 +153,15 @@ FAMILIES: tuple[FamilySpec, ...] = (
     ),
     FamilySpec(
         class_name="ElectraEmbeddings", model_types=("electra",), architectures=("Electra",),
-        reference="models/electra/modeling_electra.py, class ElectraEmbeddings",
         fields=fields(embedding_size=Field(("embedding_size",), 128)),
         prefixes=("", "electra."), positions={"absolute": "absolute"},
-        cache_length=True, token_types=True,
+        cache_length=True, token_types=True, vocab_txt_tokenizer="ElectraTokenizer",
         projection=Projection("embeddings_project", ("embeddings_project",), bias=True,
                               where="encoder_input"),
     ),
     FamilySpec(
         class_name="DebertaV2Embeddings", model_types=("deberta-v2", "deberta"),
         architectures=("DebertaV2", "Deberta"),
-        reference="models/deberta_v2/modeling_deberta_v2.py, class DebertaV2Embeddings "
-                  "(deberta/modeling_deberta.py's DebertaEmbeddings is the same)",
         fields=fields(embedding_size=Field(("embedding_size",), None),
                       type_vocab_size=Field(("type_vocab_size",), 0),
                       layer_norm_eps=Field(("layer_norm_eps",), 1e-7),
@@ -178,7 +175,6 @@ FAMILIES: tuple[FamilySpec, ...] = (
     ),
     FamilySpec(
         class_name="ModernBertEmbeddings", model_types=("modernbert",), architectures=("ModernBert",),
-        reference="models/modernbert/modeling_modernbert.py, class ModernBertEmbeddings",
         fields=fields(type_vocab_size=Field((), 0), layer_norm_eps=Field(("norm_eps",), 1e-5),
                       layer_norm_bias=Field(("norm_bias",), False),
                       pad_token_id=Field(("pad_token_id",), 50283),
@@ -190,7 +186,6 @@ FAMILIES: tuple[FamilySpec, ...] = (
     ),
     FamilySpec(
         class_name="NomicBertEmbeddings", model_types=("nomic_bert",), architectures=("NomicBert",),
-        reference="models/nomic_bert/modeling_nomic_bert.py, class NomicBertEmbeddings",
         fields=fields(hidden_size=Field(("hidden_size", "n_embd"), 768),
                       vocab_size=Field(("vocab_size",), 30528),
                       layer_norm_eps=Field(("layer_norm_eps", "layer_norm_epsilon"), 1e-12),
@@ -203,7 +198,6 @@ FAMILIES: tuple[FamilySpec, ...] = (
     ),
     FamilySpec(
         class_name="GteEmbeddings", model_types=("gte", "new"), architectures=("Gte", "New"),
-        reference="models/gte/modeling_gte.py, class GteEmbeddings",
         fields=fields(type_vocab_size=Field(("type_vocab_size",), 1),
                       pad_token_id=Field(("pad_token_id",), 1),
                       position_embedding_type=Field((), "rotary")),
@@ -238,3 +232,16 @@ def spec_for_architectures(architectures: list, where: str = "config.json") -> F
         raise ValueError(f"{where} has no model_type, and its architectures {architectures!r} name no "
                          f"model of the BERT family (supported model types: {supported()})")
     return matches[0][1]
+
+
+def spec_for_config(data: dict, where: str = "config.json") -> tuple[FamilySpec, str]:
+    """(the spec, the model_type) of a config.json's content: its model_type, or when it has
+    none, its "architectures"; anything else is refused."""
+    if "model_type" in data:
+        if not isinstance(data["model_type"], str):
+            raise TypeError(f"{where}: model_type must be a string, got {data['model_type']!r}")
+        return spec_for_model_type(data["model_type"], where), data["model_type"]
+    if isinstance(data.get("architectures"), list):
+        spec = spec_for_architectures(data["architectures"], where)
+        return spec, spec.model_type
+    raise ValueError(f"{where} has neither model_type nor architectures: cannot tell the model")

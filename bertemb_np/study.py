@@ -84,7 +84,8 @@ def terms(emb: Embeddings, input_ids: np.ndarray, token_type_ids: np.ndarray | N
 
 def normalized(emb: Embeddings, total: np.ndarray) -> np.ndarray:
     """The layer's LayerNorm of the summed terms [L, E] (after DeBERTa's embed_proj): [L, H]."""
-    return emb.norm_layer(total if emb.embed_proj is None else emb.embed_proj(total))
+    pre = emb.pre_norm_projection
+    return emb.norm_layer(total if pre is None else pre(total))
 
 
 def component_norms(emb: Embeddings, input_ids: np.ndarray,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import specs
+from .config import integer_at_least
 from .sources import resolve_file
 
 __all__ = ["Tokenizer"]
@@ -31,7 +32,8 @@ TRUNCATION = {False: "do_not_truncate", True: "longest_first", "do_not_truncate"
 DEFAULT_INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")  # BERT's
 # The tokenizer classes of our families that transformers builds from vocab.txt as BERT's
 # WordPiece (its BertConverter); MPNet's, say, has other special tokens and templates.
-WORDPIECE_CLASSES = ("BertTokenizer", "DistilBertTokenizer", "ElectraTokenizer")
+# the tokenizer classes built from vocab.txt alone, from the family's specs
+WORDPIECE_CLASSES = tuple(spec.vocab_txt_tokenizer for spec in specs.FAMILIES if spec.vocab_txt_tokenizer)
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                   "cls_token": "[CLS]", "mask_token": "[MASK]"}  # BertTokenizer's defaults
 
@@ -143,7 +145,7 @@ class Tokenizer:
             return self.model_max_length if used_by else None
         if not used_by:
             raise ValueError("max_length is used only with truncation or padding='max_length'")
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        if not integer_at_least(max_length, 1):
             raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
         return max_length
 
@@ -336,11 +338,14 @@ def model_max_length(settings: dict) -> int | None:
     """model_max_length from tokenizer_config.json's settings, if a sane value is there."""
     value = settings.get("model_max_length")
     # transformers writes a huge sentinel (1e30) when no limit is known
-    sane = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1_000_000
+    sane = integer_at_least(value, 1) and value < 1_000_000
     return value if sane else None
 
 
 def family_input_names(config: dict) -> tuple[str, ...]:
-    """The inputs the model of config.json takes, from its family's spec (BERT's if unknown)."""
-    spec = specs.REGISTRY.get(config.get("model_type"))
-    return DEFAULT_INPUT_NAMES if spec is None else spec.model_input_names
+    """The inputs the model of config.json takes, from its family's spec (BERT's if unknown:
+    the tokenizer does not refuse a model the embedding layer would)."""
+    try:
+        return specs.spec_for_config(config)[0].model_input_names
+    except (ValueError, TypeError):
+        return DEFAULT_INPUT_NAMES

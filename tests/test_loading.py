@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -129,7 +130,7 @@ def test_config_fields_come_from_config_json():
     assert emb.config == be.BertConfig(vocab_size=61, hidden_size=24, max_position_embeddings=20,
                                        type_vocab_size=3, layer_norm_eps=1e-5, pad_token_id=1)
     assert emb.LayerNorm.eps == 1e-5
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         emb.config.hidden_size = 3  # frozen
 
 
