@@ -25,9 +25,10 @@ Layout, one job per file, each importing only the ones above it:
 
 from .config import BertConfig, EmbeddingConfig
 from .functional import embedding, layer_norm
-from .modules import (AlbertEmbeddings, AutoEmbeddings, BertEmbeddings, DebertaV2Embeddings, DistilBertEmbeddings,
-                      ElectraEmbeddings, Embedding, Embeddings, GteEmbeddings, LayerNorm, Linear, ModernBertEmbeddings,
-                      MPNetEmbeddings, NomicBertEmbeddings, RobertaEmbeddings)
+from .modules import (AlbertEmbeddings, AutoEmbeddings, BertEmbeddings, DebertaV2Embeddings,
+                      DistilBertEmbeddings, ElectraEmbeddings, Embedding, Embeddings, GteEmbeddings,
+                      LayerNorm, Linear, ModernBertEmbeddings, MPNetEmbeddings, NomicBertEmbeddings,
+                      RobertaEmbeddings)
 from .tokenizer import Tokenizer
 from .version import __version__
 

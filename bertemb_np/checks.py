@@ -16,8 +16,8 @@ import numpy as np
 from .config import EmbeddingConfig
 from .functional import absolute_position_ids, position_ids_from_padding
 
-__all__ = ["Handover", "Inputs", "check_broadcast", "check_flag", "check_ids", "check_inputs", "check_shapes",
-           "check_weight", "max_tokens"]
+__all__ = ["Handover", "Inputs", "check_broadcast", "check_flag", "check_ids", "check_inputs",
+           "check_shapes", "check_weight", "max_tokens"]
 
 
 def check_ids(ids, rows: int, what: str, too_large: str = "") -> np.ndarray:
@@ -167,8 +167,10 @@ def check_offset(cache_length, past_key_values_length) -> tuple[str, int]:
     name, past_key_values_length 4.x's; giving both is an error."""
     if cache_length is not None and past_key_values_length is not None:
         raise ValueError("give cache_length or its old name past_key_values_length, not both")
-    name, value = (("past_key_values_length", past_key_values_length) if past_key_values_length is not None
-                   else ("cache_length", 0 if cache_length is None else cache_length))
+    if past_key_values_length is not None:
+        name, value = "past_key_values_length", past_key_values_length
+    else:
+        name, value = "cache_length", 0 if cache_length is None else cache_length
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
@@ -196,7 +198,8 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
     if token_type_ids is None:
         return np.zeros(shape[1], dtype=np.intp)  # [L]: sentence A everywhere
     single = " (this model has a single token type: leave token_type_ids out)" if T == 1 else ""
-    return check_broadcast(check_ids(token_type_ids, T, "token_type_ids", single), shape, "token_type_ids")
+    types = check_ids(token_type_ids, T, "token_type_ids", single)
+    return check_broadcast(types, shape, "token_type_ids")
 
 
 def first_position(config: EmbeddingConfig) -> int:

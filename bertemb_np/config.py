@@ -35,7 +35,7 @@ class EmbeddingConfig:
     max_position_embeddings: int = 512  # rows of position_embeddings: bounds the input length
     type_vocab_size: int = 2  # rows of token_type_embeddings: sentence A, B; 0: no such table
     layer_norm_eps: float = 1e-12  # added to the variance inside the sqrt (1e-5 RoBERTa, 1e-7 DeBERTa)
-    pad_token_id: int | None = 0  # padding_idx: its rows get no gradient; RoBERTa counts positions past it
+    pad_token_id: int | None = 0  # padding_idx: its rows get no gradient; RoBERTa counts from it
     hidden_dropout_prob: float = 0.1  # dropout after LayerNorm, in training only
     position_embedding_type: str = "absolute"  # the spec maps it to a position rule, or to none
     model_type: str = "bert"  # which family's spec (specs.py) this layer follows
@@ -53,7 +53,7 @@ class EmbeddingConfig:
         if not integer_at_least(self.E, 1):
             raise ValueError(f"config field embedding_size must be a positive integer, got {self.E!r}")
         eps = self.layer_norm_eps
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (eps >= 0 and math.isfinite(eps)):
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < math.inf:
             raise ValueError(f"config field layer_norm_eps must be a finite number >= 0, got {eps!r}")
         pad = self.pad_token_id
         if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int)):
@@ -65,8 +65,8 @@ class EmbeddingConfig:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
             raise ValueError(f"config field hidden_dropout_prob must be a number in [0, 1], got {p!r}")
         if self.position_embedding_type not in spec.positions:
-            raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not supported for "
-                             f"model_type {self.model_type!r}: supported are "
+            raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not "
+                             f"supported for model_type {self.model_type!r}: supported are "
                              f"{', '.join(map(repr, spec.positions))}")
         if spec.position_rule(self) == "from_padding" and pad is None:
             raise ValueError(f"model_type {self.model_type!r} numbers positions after pad_token_id, "
@@ -100,7 +100,7 @@ class EmbeddingConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "EmbeddingConfig":
-        """The config of a config.json's content: model_type (or, missing, architectures) picks the spec."""
+        """The config of a config.json's content: model_type (else architectures) picks the spec."""
         spec, model_type = spec_for_config(data)
         values = {}
         for name, where in spec.fields.items():

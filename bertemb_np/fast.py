@@ -1,4 +1,4 @@
-"""The hot paths: forward and LayerNorm backward in cache-sized blocks on threads, and a fast scatter-add.
+"""The hot paths: forward and LayerNorm backward in cache-sized blocks on threads; a fast scatter-add.
 
 It computes the same math as the readable version in `functional.py` (see
 `BertEmbeddings.reference`), and the tests hold the two within 2e-6 in float32 and 1e-12 in
@@ -31,7 +31,7 @@ import numpy as np
 __all__ = ["BLOCK_ROWS", "MIN_RUN", "AddedRows", "default_num_threads", "embed_layer_norm",
            "embedding_backward", "layer_norm_backward"]
 
-BLOCK_ROWS = 256  # rows per block: small enough to stay in L2, large enough to amortize NumPy's call overhead
+BLOCK_ROWS = 256  # rows per block: small enough for L2, large enough to amortize NumPy's call overhead
 # A run of table ids at least this long can be added as a slice of the table: a slice-add of
 # 256 rows takes half the time of their gather + add, but each slice costs a NumPy call (~1 us).
 MIN_RUN = 32
@@ -119,9 +119,10 @@ def flat_ids(table_ids: np.ndarray, n: int) -> np.ndarray:
     return flat.ravel()
 
 
-def embed_layer_norm(word_weight: np.ndarray, input_ids: np.ndarray | None, inputs_embeds: np.ndarray | None,
-                     table: np.ndarray | None, table_ids: np.ndarray | None, ln_weight: np.ndarray,
-                     ln_bias: np.ndarray | None, eps: float, num_threads: int, block_rows: int = BLOCK_ROWS,
+def embed_layer_norm(word_weight: np.ndarray, input_ids: np.ndarray | None,
+                     inputs_embeds: np.ndarray | None, table: np.ndarray | None,
+                     table_ids: np.ndarray | None, ln_weight: np.ndarray, ln_bias: np.ndarray | None,
+                     eps: float, num_threads: int, block_rows: int = BLOCK_ROWS,
                      projection: np.ndarray | None = None, min_run: int | None = MIN_RUN) -> np.ndarray:
     """LayerNorm(word[input_ids] + table[table_ids]) for N rows: -> [N, H].
 
@@ -223,7 +224,8 @@ def normalize_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, e
 
 
 def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,
-                        num_threads: int, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        num_threads: int, block_rows: int = BLOCK_ROWS
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """functional.layer_norm_backward for [N, H] rows, blocked and in place like the forward pass.
 
     The textbook version makes a dozen full-size temporaries; here each block of rows is worked
@@ -249,7 +251,8 @@ def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps
             np.multiply(dy, weight, out=gb)  # g = dy * weight
             mean_g = np.einsum("ij->i", gb) * inv_h
             mean_gx = np.einsum("ij,ij->i", gb, xh) * inv_h
-            np.multiply(xh, mean_gx[:, None], out=dx)  # the three terms: g - mean(g) - x_hat * mean(g x_hat)
+            # the three terms: g - mean(g) - x_hat * mean(g x_hat)
+            np.multiply(xh, mean_gx[:, None], out=dx)
             np.subtract(gb, dx, out=dx)
             np.subtract(dx, mean_g[:, None], out=dx)
             np.divide(dx, sigma[:, None], out=dx)
@@ -287,8 +290,10 @@ def embedding_backward(grad: np.ndarray, ids: np.ndarray, num_embeddings: int,
 RANK_LOOP_MAX = 64  # ids seen at most this often are summed occurrence by occurrence, the rest id by id
 
 
-def sorted_scatter_add(rows: np.ndarray, ids: np.ndarray, num_embeddings: int, skip: int | None) -> np.ndarray:
-    """[V, H] whose row v is the sum of rows[n] over ids[n] == v (row `skip` left zero), by sorting the ids.
+def sorted_scatter_add(rows: np.ndarray, ids: np.ndarray, num_embeddings: int,
+                       skip: int | None) -> np.ndarray:
+    """[V, H] whose row v is the sum of rows[n] over ids[n] == v (row `skip` left zero), by
+    sorting the ids.
 
     After a stable sort, the occurrences of each id sit together. The first occurrence of every
     id is copied in one step; then the k-th occurrences of all ids seen more than k times are
@@ -299,7 +304,7 @@ def sorted_scatter_add(rows: np.ndarray, ids: np.ndarray, num_embeddings: int, s
         return np.zeros((num_embeddings, rows.shape[1]), dtype=rows.dtype)  # an empty batch
     order = np.argsort(ids, kind="stable")  # rows of equal ids, in their original order
     sorted_ids = ids[order]
-    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))  # first of each id
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))  # each id's 1st
     counts = np.diff(np.append(starts, len(ids)))
     if skip is not None:  # e.g. the padding id, often the most frequent of all: never summed
         kept = sorted_ids[starts] != skip
@@ -327,12 +332,14 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
     with _pool_lock:
         if _pool_size < workers:  # replaced, never shut down: another thread may be submitting to
             # it right now; its idle workers exit once no one holds it (ThreadPoolExecutor's weakref)
-            _pool, _pool_size = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bertemb"), workers
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bertemb")
+            _pool_size = workers
         return _pool
 
 
 def parallel_blocks(run, n: int, num_threads: int, block_rows: int) -> None:
-    """Call run(start, stop) on contiguous runs of whole blocks covering range(n), on up to num_threads threads.
+    """Call run(start, stop) on contiguous runs of whole blocks covering range(n), on up to
+    num_threads threads.
 
     The calling thread takes the first run itself; the others go to the pool. Each thread gets
     at least two blocks: for less, handing work over costs more than it saves.

@@ -174,5 +174,7 @@ def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray,
     grad_bias = grad.sum(axis=rows)  # [H]
     grad_weight = (grad * x_hat).sum(axis=rows)  # [H]
     g = grad * weight  # [..., H]
-    grad_x = (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)) / sigma
+    mean_g = g.mean(axis=-1, keepdims=True)  # [..., 1]
+    mean_g_x_hat = (g * x_hat).mean(axis=-1, keepdims=True)  # [..., 1]
+    grad_x = (g - mean_g - x_hat * mean_g_x_hat) / sigma
     return grad_x, grad_weight, grad_bias

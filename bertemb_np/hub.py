@@ -32,7 +32,7 @@ FIRST_BYTES = 1 << 16  # the first request: the length prefix and, nearly always
 MERGE_GAP = 1 << 16  # ranges closer than this go in one request (the gap is read and dropped)
 PROGRESS_BYTES = 4 << 20  # show a progress bar for transfers larger than this
 CHUNK = 1 << 20
-RETRIES = 5  # as hf_hub_download: after the first try, this many more with no byte received, then give up
+RETRIES = 5  # as hf_hub_download: after the first try, this many more without a byte, then give up
 MAX_WAIT = 4  # seconds between retries: 1, 2, 4, 4, 4
 
 logger = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, w
 
     A transfer that stalls (no byte for HF_HUB_DOWNLOAD_TIMEOUT seconds) or breaks off is asked
     for again from its next byte; after the first try and RETRIES more in a row with no byte
-    received, it raises TransferFailed. `token` is huggingface_hub's: a token, False for none, None for the
-    saved one.
+    received, it raises TransferFailed. `token` is huggingface_hub's: a token, False for none,
+    None for the saved one.
     """
     from huggingface_hub import hf_hub_url
     from huggingface_hub.utils import build_hf_headers, httpx

@@ -22,12 +22,13 @@ from .functional import (dropout, dropout_backward, embedding, layer_norm, linea
                          sinusoidal_positions)
 from .loading import Checkpoint
 
-__all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertEmbeddings", "DebertaV2Embeddings", "DistilBertEmbeddings",
-           "ElectraEmbeddings", "Embedding", "Embeddings", "GteEmbeddings", "LayerNorm", "Linear",
-           "ModernBertEmbeddings", "MPNetEmbeddings", "NomicBertEmbeddings", "RobertaEmbeddings"]
+__all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertEmbeddings", "DebertaV2Embeddings",
+           "DistilBertEmbeddings", "ElectraEmbeddings", "Embedding", "Embeddings", "GteEmbeddings",
+           "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings", "NomicBertEmbeddings",
+           "RobertaEmbeddings"]
 
 COMPUTE_DTYPES = (np.float32, np.float64)
-FAMILY_CLASSES: dict[str, type] = {}  # spec.class_name -> the family's class (Embeddings.__init_subclass__)
+FAMILY_CLASSES: dict[str, type] = {}  # spec.class_name -> its class (Embeddings.__init_subclass__)
 
 
 class Weights:
@@ -174,8 +175,8 @@ class Embeddings:
                                                  pad if spec.position_padding_idx else None, dtype,
                                                  trainable=not config.sinusoidal_pos_embds)
         if "token_type_embeddings.weight" in w:
-            self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"], "token_type_embeddings",
-                                                   None, dtype)
+            self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"],
+                                                   "token_type_embeddings", None, dtype)
         if spec.projection is not None and f"{spec.projection.name}.weight" in w:  # DeBERTa, E != H
             setattr(self, spec.projection.name, Linear(w[f"{spec.projection.name}.weight"], None,
                                                        spec.projection.name, dtype))
@@ -205,8 +206,8 @@ class Embeddings:
         return getattr(self, projection.name, None)
 
     @classmethod
-    def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
-                        dtype=np.float32, num_threads: int | None = None,
+    def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
+                        partial: bool = True, dtype=np.float32, num_threads: int | None = None,
                         token: str | bool | None = None) -> "Embeddings":
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
         or the shards of model.safetensors.index.json that hold the embeddings).
@@ -221,8 +222,8 @@ class Embeddings:
         checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token)
         config = checkpoint.config
         if cls is not AutoEmbeddings and config.spec is not cls.spec:
-            raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it with "
-                             f"{config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
+            raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "
+                             f"with {config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
         family = FAMILY_CLASSES[config.spec.class_name]
         optional = frozenset({"position_embeddings.weight"} if config.sinusoidal_pos_embds else ())
         weights = checkpoint.tensors(config.weight_shapes(), optional)
@@ -287,7 +288,8 @@ class Embeddings:
         """The terms of the family, summed left to right in its order: [B, L, E]."""
         terms = {
             "word": self.words(x.input_ids) if x.inputs_embeds is None else x.inputs_embeds,  # [B, L, E]
-            "token_type": None if x.token_type_ids is None else self.token_type_embeddings(x.token_type_ids),
+            "token_type": (None if x.token_type_ids is None
+                           else self.token_type_embeddings(x.token_type_ids)),
             "position": None if x.position_ids is None else self.position_embeddings(x.position_ids),
         }
         present = [terms[name] for name in self.spec.sum_order if terms[name] is not None]
@@ -313,14 +315,16 @@ class Embeddings:
 
     def output_mask(self, x: Inputs) -> np.ndarray | None:
         """attention_mask as [B, L, 1], for a family whose output it multiplies (DeBERTa), else None."""
-        return x.attention_mask[..., None] if self.spec.output_mask and x.attention_mask is not None else None
+        if not self.spec.output_mask or x.attention_mask is None:
+            return None
+        return x.attention_mask[..., None]
 
     # --- training ----------------------------------------------------------------------------------
 
     def vjp(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
             attention_mask=None, cache_length=None, training: bool = False,
             rng: np.random.Generator | None = None, project: bool = False, past_key_values_length=None):
-        """The forward pass and a function that takes it back: (out, vjp), with vjp(grad_out) -> gradients.
+        """The forward pass and a function that takes it back: (out, vjp), vjp(grad_out) -> gradients.
 
         Takes the same arguments as calling the module. `vjp(grad_out)`, for grad_out = dL/d(out)
         of the output's shape, returns dL/d(each weight) by its name in transformers'
@@ -358,7 +362,8 @@ class Embeddings:
             grad_e = grad_e.reshape(e.shape)  # [B, L, H]
             if pre is not None:
                 grad_e, grads[f"{pre.name}.weight"], _ = linear_backward(grad_e, summed, pre.weight)
-            grads.update(self.term_gradients(x, grad_e))  # e = word + token_type + position: each gets grad_e
+            # e = word + token_type + position: each term gets all of grad_e
+            grads.update(self.term_gradients(x, grad_e))
             return grads
 
         return out, backward
@@ -385,7 +390,8 @@ class Embeddings:
         if rng is None:
             rng = np.random.default_rng()
         elif not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
+            raise TypeError("rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {rng!r}")
         return dropout(out, self.config.hidden_dropout_prob, rng)
 
     # --- the encoder-input projection (ALBERT, ELECTRA) ----------------------------------------------
@@ -424,8 +430,8 @@ class Embeddings:
             if array.shape != shape or array.dtype != self.dtype:
                 raise ValueError(f"{name} is {array.dtype} {array.shape}, but this layer computes in "
                                  f"{self.dtype} with the config's {shape}: replace weights, not modules")
-        return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids, inputs_embeds,
-                            attention_mask, cache_length, past_key_values_length)
+        return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids,
+                            inputs_embeds, attention_mask, cache_length, past_key_values_length)
 
     def added_rows(self) -> fast.AddedRows:
         """The hot path's folded position + token-type table, remade if either weight was replaced."""
@@ -541,4 +547,5 @@ class AutoEmbeddings(Embeddings):
     model_type names (BertEmbeddings, RobertaEmbeddings, ...)."""
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("AutoEmbeddings is not built directly: use AutoEmbeddings.from_pretrained(model)")
+        raise TypeError("AutoEmbeddings is not built directly: "
+                        "use AutoEmbeddings.from_pretrained(model)")

@@ -33,7 +33,8 @@ DEFAULT_INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")  # BERT'
 # The tokenizer classes of our families that transformers builds from vocab.txt as BERT's
 # WordPiece (its BertConverter); MPNet's, say, has other special tokens and templates.
 # the tokenizer classes built from vocab.txt alone, from the family's specs
-WORDPIECE_CLASSES = tuple(spec.vocab_txt_tokenizer for spec in specs.FAMILIES if spec.vocab_txt_tokenizer)
+WORDPIECE_CLASSES = tuple(spec.vocab_txt_tokenizer for spec in specs.FAMILIES
+                          if spec.vocab_txt_tokenizer)
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                   "cls_token": "[CLS]", "mask_token": "[MASK]"}  # BertTokenizer's defaults
 
