@@ -159,7 +159,12 @@ def check_tokens(config: EmbeddingConfig, dtype, input_ids, inputs_embeds):
                          f"got shape {inputs_embeds.shape}")
     if not np.issubdtype(inputs_embeds.dtype, np.floating):
         raise TypeError(f"inputs_embeds must be floating point, got dtype {inputs_embeds.dtype}")
-    return None, inputs_embeds.astype(dtype, copy=False), inputs_embeds.shape[:2]
+    with np.errstate(over="ignore"):  # values beyond dtype's range are refused just below
+        narrowed = inputs_embeds.astype(dtype, copy=False)
+    if narrowed is not inputs_embeds and np.isinf(narrowed).any() and not np.isinf(inputs_embeds).any():
+        raise ValueError(f"inputs_embeds has values beyond {np.dtype(dtype).name}'s range "
+                         f"(|x| > {np.finfo(dtype).max:.3g}): load the layer with dtype=np.float64")
+    return None, narrowed, inputs_embeds.shape[:2]
 
 
 def check_offset(cache_length, past_key_values_length) -> tuple[str, int]:
@@ -191,7 +196,9 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
     if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types but has no table
         if token_type_ids is not None:
             types = check_broadcast(as_array(token_type_ids, "token_type_ids"), shape, "token_type_ids")
-            if not np.issubdtype(types.dtype, np.integer) or types.any():
+            if not np.issubdtype(types.dtype, np.integer):
+                raise TypeError(f"token_type_ids must be integers, got dtype {types.dtype}")
+            if types.any():
                 raise ValueError(f"token_type_ids must all be 0: {who} has type_vocab_size 0, "
                                  "no token type table")
         return None

@@ -13,14 +13,16 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from .specs import FamilySpec, spec_for_config, spec_for_model_type
 
 __all__ = ["BertConfig", "EmbeddingConfig", "integer_at_least"]
 
 
 def integer_at_least(value, low: int) -> bool:
-    """Whether value is an int (not a bool, not a float) of at least `low`."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+    """Whether value is an integer (a Python or NumPy int, not a bool or a float) >= `low`."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class EmbeddingConfig:
     sinusoidal_pos_embds: bool = False  # DistilBERT: without a stored table, the sin/cos formula's
 
     def __post_init__(self):
+        for name in ("model_type", "position_embedding_type"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"config field {name} must be a string, got {getattr(self, name)!r}")
+        for name in ("layer_norm_bias", "sinusoidal_pos_embds"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"config field {name} must be true or false, "
+                                f"got {getattr(self, name)!r}")
         spec = self.spec  # raises for a model_type outside the family
         for name in ("vocab_size", "hidden_size", "max_position_embeddings", "type_vocab_size"):
             low = 0 if name == "type_vocab_size" else 1  # 0 token types: no such table
@@ -89,8 +98,8 @@ class EmbeddingConfig:
                 data = json.load(f)
         except UnicodeDecodeError as e:
             raise ValueError(f"{path} is not valid UTF-8 JSON: {e}") from e
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from e
+        except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
+            raise ValueError(f"{path} is not valid JSON: {type(e).__name__}: {e}") from e
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
         try:
@@ -100,18 +109,29 @@ class EmbeddingConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "EmbeddingConfig":
-        """The config of a config.json's content: model_type (else architectures) picks the spec."""
+        """The config of a config.json's content: model_type (else architectures) picks the spec.
+        An error names the field as config.json spells it (DistilBERT's dim, not hidden_size)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"config must be a dict (config.json's object), got {type(data).__name__}")
         spec, model_type = spec_for_config(data)
-        values = {}
+        values, spelled = {}, {}
         for name, where in spec.fields.items():
-            value = next((data[key] for key in where.names if key in data), where.default)
+            key = next((key for key in where.names if key in data), None)
+            value, spelled[name] = (where.default, name) if key is None else (data[key], key)
             if where.meaning is not None:
-                if value not in where.meaning:
-                    raise ValueError(f"config field {where.names[0]} must be one of "
+                if not isinstance(value, (bool, str, int, float)) or value not in where.meaning:
+                    raise ValueError(f"config field {spelled[name]} must be one of "
                                      f"{sorted(map(repr, where.meaning))}, got {value!r}")
                 value = where.meaning[value]
             values[name] = value
-        return cls(model_type=model_type, **values)
+        try:
+            return cls(model_type=model_type, **values)
+        except (ValueError, TypeError) as e:
+            field = next((name for name in spelled if f"config field {name} " in str(e)), None)
+            if field is None or spelled[field] == field:
+                raise
+            message = str(e).replace(f"config field {field} ", f"config field {spelled[field]} ")
+            raise type(e)(message) from e
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each weight of the layer (projection for the encoder excepted), by our name."""

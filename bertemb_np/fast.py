@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import functional
+
 __all__ = ["BLOCK_ROWS", "MIN_RUN", "AddedRows", "default_num_threads", "embed_layer_norm",
            "embedding_backward", "layer_norm_backward"]
 
@@ -43,7 +45,7 @@ def default_num_threads() -> int:
     value = os.environ.get(NUM_THREADS_ENV)
     if value is None:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # not "²", which isdigit takes
         raise ValueError(f"{NUM_THREADS_ENV} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -194,6 +196,11 @@ def standardize_rows(x: np.ndarray, eps: float, out: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below
         mean = np.einsum("ij->i", x)  # [b]: row sums (einsum sums each row the same way in any block)
         mean /= h  # a division: exact where the sum is H times a float (a constant row's)
+        textbook = None
+        if not np.isfinite(mean.sum()):  # a sum overflowed (or a row holds inf, nan): those rows
+            overflowed = ~np.isfinite(mean)  # are done the textbook way, before out overwrites x
+            textbook = overflowed, functional.standardize(x[overflowed], eps)
+            mean[overflowed] = 0
         np.subtract(x, mean[:, None], out=out)  # centre
         sigma = np.einsum("ij,ij->i", out, out)  # [b]: sum of squares of the centred row
     sigma /= h  # biased variance
@@ -212,6 +219,9 @@ def standardize_rows(x: np.ndarray, eps: float, out: np.ndarray) -> np.ndarray:
         centred = out[overflow].astype(np.float64)  # [k, H], finite: only the squares overflowed
         sigma[overflow] = np.sqrt(np.einsum("ij,ij->i", centred, centred) / x.shape[1] + eps)  # [k]
     np.divide(out, sigma[:, None], out=out)
+    if textbook is not None:
+        rows, (x_hat, row_sigma) = textbook
+        out[rows], sigma[rows] = x_hat, row_sigma[:, 0]
     return sigma
 
 

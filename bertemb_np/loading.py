@@ -193,7 +193,7 @@ def read_weight_map(index: Path) -> dict[str, str]:
     """{tensor name: shard file} from a sharded checkpoint's index.json."""
     try:
         content = json.loads(Path(index).read_bytes().decode("utf-8"))
-    except ValueError as e:  # UnicodeDecodeError, json.JSONDecodeError
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError, JSONDecodeError; too deep
         raise ValueError(f"{index} is not UTF-8 JSON ({e})") from e
     weight_map = content.get("weight_map") if isinstance(content, dict) else None
     if not (isinstance(weight_map, dict) and all(isinstance(v, str) for v in weight_map.values())):

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 
 import numpy as np
 
 from . import fast, specs
-from .checks import Handover, Inputs, check_flag, check_ids, check_inputs, check_shapes, check_weight
+from .checks import (Handover, Inputs, as_array, check_flag, check_ids, check_inputs, check_shapes,
+                     check_weight)
 from .config import EmbeddingConfig, integer_at_least
 from .functional import (dropout, dropout_backward, embedding, layer_norm, linear, linear_backward,
                          sinusoidal_positions)
@@ -31,6 +33,27 @@ COMPUTE_DTYPES = (np.float32, np.float64)
 FAMILY_CLASSES: dict[str, type] = {}  # spec.class_name -> its class (Embeddings.__init_subclass__)
 
 
+def sinusoidal_table(positions: int, width: int) -> np.ndarray:
+    """DistilBERT's sin/cos table, rounded to float32 as DistilBERT stores it (torch.FloatTensor),
+    also for float64 study; an error naming the config field if it cannot fit in memory."""
+    try:
+        return sinusoidal_positions(positions, width).astype(np.float32)
+    except MemoryError:
+        raise ValueError(f"config field max_position_embeddings={positions}: a {positions} x {width} "
+                         "sinusoidal table does not fit in memory") from None
+
+
+def compute_dtype(dtype) -> np.dtype:
+    """float32 or float64 as a NumPy dtype, or an error: None or "bogus" are not a dtype here."""
+    try:
+        chosen = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        chosen = None
+    if chosen not in COMPUTE_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64 (np.float32, np.float64), got {dtype!r}")
+    return chosen
+
+
 class Weights:
     """The weight contract of every module: each weight is checked (shape, dtype) and copied
     when set, and read-only after, so tables derived from it can never go stale."""
@@ -38,17 +61,32 @@ class Weights:
     name: str
 
     def as_input(self, x, width: int) -> np.ndarray:
-        """x as an array of the weights' dtype, after checking that its last axis is `width`."""
-        x = np.asarray(x, dtype=self.weight.dtype)
+        """x as an array of the weights' dtype, after checking that it is numbers and that its
+        last axis is `width`."""
+        x = as_array(x, f"the input of {self.name}")
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"{self.name} expects numbers, got dtype {x.dtype}")
+        x = x.astype(self.weight.dtype, copy=False)
         if x.ndim == 0 or x.shape[-1] != width:
             raise ValueError(f"{self.name} expects [..., {width}], got shape {x.shape}")
         return x
 
-    def _set(self, name: str, value, shape: tuple[int, ...] | None, dtype) -> None:
-        """Keep a read-only copy of `value` as weight `name` (shape None: the value's own)."""
-        shape = np.shape(value) if shape is None else shape
-        setattr(self, "_" + name, None if value is None else
-                check_weight(f"{self.name}.{name}", value, shape, dtype or np.asarray(value).dtype))
+    def _set(self, name: str, value, shape: tuple[int, ...] | int, dtype,
+             optional: bool = False) -> None:
+        """Keep a read-only copy of `value` as weight `name`. shape: the shape it must have, or
+        for a new module's own weight, how many axes; None only where `optional` (a bias)."""
+        if value is None:
+            if not optional:
+                raise TypeError(f"{self.name}.{name} must be an array, got None")
+            setattr(self, "_" + name, None)
+            return
+        if isinstance(shape, int):
+            if np.ndim(value) != shape:
+                raise ValueError(f"{self.name}.{name} must have {shape} axes, "
+                                 f"got shape {np.shape(value)}")
+            shape = np.shape(value)
+        setattr(self, "_" + name, check_weight(f"{self.name}.{name}", value, shape,
+                                               dtype or np.asarray(value).dtype))
 
 
 def weight_property(name: str, doc: str) -> property:
@@ -61,7 +99,7 @@ def weight_property(name: str, doc: str) -> property:
         old = getattr(self, "_" + name)
         if old is None:
             raise ValueError(f"{self.name} has no {name} (this model's {self.name} is made without one)")
-        self._set(name, value, old.shape, old.dtype)
+        self._set(name, value, old.shape, old.dtype)  # None refused: a weight stays a weight
 
     return property(get, set, doc=doc)
 
@@ -71,12 +109,10 @@ class Embedding(Weights):
 
     weight = weight_property("weight", "[rows, E]: row i is the vector of id i")
 
-    def __init__(self, weight, name: str = "embedding", padding_idx: int | None = None, dtype=None,
-                 trainable: bool = True):
+    def __init__(self, weight, name: str = "embedding", padding_idx: int | None = None, dtype=None):
         self.name = name  # for messages: "word_embeddings", ...
         self.padding_idx = padding_idx  # its row gets no gradient, as in PyTorch
-        self.trainable = trainable  # False: a fixed table (DistilBERT's sinusoids) gets no gradient
-        self._set("weight", weight, None, dtype)
+        self._set("weight", weight, 2, dtype)  # [rows, E]
 
     def __call__(self, ids) -> np.ndarray:
         ids = check_ids(ids, len(self.weight), f"ids for {self.name}")
@@ -95,8 +131,20 @@ class LayerNorm(Weights):
 
     def __init__(self, weight, bias, eps: float, name: str = "LayerNorm", dtype=None):
         self.name, self.eps = name, eps
-        self._set("weight", weight, None, dtype)
-        self._set("bias", bias, self.weight.shape, self.weight.dtype)
+        self._set("weight", weight, 1, dtype)  # [H]
+        self._set("bias", bias, self.weight.shape, self.weight.dtype, optional=True)
+
+    @property
+    def eps(self) -> float:
+        """Added to the variance inside the square root: a finite number >= 0."""
+        return self._eps
+
+    @eps.setter
+    def eps(self, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                or not 0 <= value < np.inf:
+            raise ValueError(f"{self.name}.eps must be a finite number >= 0, got {value!r}")
+        self._eps = float(value)
 
     def __call__(self, x) -> np.ndarray:
         x = self.as_input(x, len(self.weight))
@@ -115,8 +163,8 @@ class Linear(Weights):
 
     def __init__(self, weight, bias, name: str = "linear", dtype=None):
         self.name = name
-        self._set("weight", weight, None, dtype)
-        self._set("bias", bias, self.weight.shape[:1], self.weight.dtype)
+        self._set("weight", weight, 2, dtype)  # [H, E]
+        self._set("bias", bias, self.weight.shape[:1], self.weight.dtype, optional=True)
 
     def __call__(self, x) -> np.ndarray:
         x = self.as_input(x, self.weight.shape[1])
@@ -152,28 +200,29 @@ class Embeddings:
                  num_threads: int | None = None, checkpoint: Checkpoint | None = None):
         """`weights` by our names (config.weight_shapes()); `checkpoint`, when given, is where the
         encoder-input projection is read from if project=True is ever asked."""
-        if config.spec is not self.spec:
+        if not isinstance(config, EmbeddingConfig):
+            raise TypeError(f"config must be an EmbeddingConfig (EmbeddingConfig.from_json_file(path)), "
+                            f"got {type(config).__name__}")
+        if config.spec is not getattr(type(self), "spec", None):
             raise ValueError(f"this config has model_type {config.model_type!r}: use "
                              f"{config.spec.class_name} (or AutoEmbeddings), not {type(self).__name__}")
-        if np.dtype(dtype) not in COMPUTE_DTYPES:
-            raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
-        self.config, self.dtype, spec = config, np.dtype(dtype), self.spec
+        if not isinstance(weights, Mapping):
+            raise TypeError(f"weights must be a dict {{name: array}}, got {type(weights).__name__}")
+        self.config, self.dtype, spec = config, compute_dtype(dtype), self.spec
         self.num_threads = fast.default_num_threads() if num_threads is None else num_threads
         if not integer_at_least(self.num_threads, 1):
             raise ValueError(f"num_threads must be a positive integer, got {self.num_threads!r}")
         shapes = config.weight_shapes()
         if config.sinusoidal_pos_embds and "position_embeddings.weight" not in weights:  # DistilBERT
-            # rounded to float32 as DistilBERT stores it (torch.FloatTensor), also in float64
-            weights = {**weights, "position_embeddings.weight": sinusoidal_positions(
-                *shapes["position_embeddings.weight"]).astype(np.float32)}
+            table = sinusoidal_table(*shapes["position_embeddings.weight"])
+            weights = {**weights, "position_embeddings.weight": table}
         w = check_shapes(weights, shapes)
         dtype, pad = self.dtype, config.pad_token_id
         setattr(self, spec.word, Embedding(w[f"{spec.word}.weight"], spec.word, pad, dtype))
         self.position_embeddings = self.token_type_embeddings = None
         if "position_embeddings.weight" in w:
             self.position_embeddings = Embedding(w["position_embeddings.weight"], "position_embeddings",
-                                                 pad if spec.position_padding_idx else None, dtype,
-                                                 trainable=not config.sinusoidal_pos_embds)
+                                                 pad if spec.position_padding_idx else None, dtype)
         if "token_type_embeddings.weight" in w:
             self.token_type_embeddings = Embedding(w["token_type_embeddings.weight"],
                                                    "token_type_embeddings", None, dtype)
@@ -219,9 +268,10 @@ class Embeddings:
         BERTEMB_NUM_THREADS, else the machine's cores. token: for private or gated Hub repos,
         as huggingface_hub takes it (default: the logged-in token or HF_TOKEN).
         """
+        compute_dtype(dtype)  # refused before anything is read
         checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token)
         config = checkpoint.config
-        if cls is not AutoEmbeddings and config.spec is not cls.spec:
+        if cls is not AutoEmbeddings and config.spec is not getattr(cls, "spec", None):
             raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "
                              f"with {config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
         family = FAMILY_CLASSES[config.spec.class_name]
@@ -261,7 +311,7 @@ class Embeddings:
         normed = fast.embed_layer_norm(
             self.words.weight,
             None if x.input_ids is None else x.input_ids.ravel(),  # [B * L]
-            None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, -1),
+            None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, self.config.E),
             added.table, added.ids(x.position_ids, x.token_type_ids, (B, L)),
             norm.weight, norm.bias, norm.eps, self.num_threads,
             projection=None if pre is None else pre.weight)  # [B * L, H]
@@ -339,6 +389,11 @@ class Embeddings:
         summed, e, dropped, keep, out = self.forward(x, training, rng, project)
         spec, norm, pre, mask = self.spec, self.norm_layer, self.pre_norm_projection, self.output_mask(x)
         projected, shape, p = self.projects(project), out.shape, self.config.hidden_dropout_prob
+        # the weights of this forward pass, as PyTorch saves its tensors: a weight assigned before
+        # the backward pass (by another thread, say) must not change these gradients
+        norm_weight, eps = norm.weight, norm.eps
+        pre_weight = None if pre is None else pre.weight
+        projection_weight = self.projection.weight if projected else None
 
         def backward(grad_out) -> dict[str, np.ndarray]:
             grad_out = np.asarray(grad_out)
@@ -348,7 +403,7 @@ class Embeddings:
             g = grad_out.astype(self.dtype, copy=False)  # [B, L, H]
             grads = {}
             if projected:
-                g, *weight_grads = linear_backward(g, dropped, self.projection.weight)
+                g, *weight_grads = linear_backward(g, dropped, projection_weight)
                 grads.update(zip(self.config.projection_shapes(), weight_grads))
             if keep is not None:
                 g = dropout_backward(g, keep, p)  # zero where dropout dropped
@@ -356,12 +411,12 @@ class Embeddings:
                 g = g * mask  # normed * mask
             width = g.shape[-1]
             grad_e, grads[f"{spec.norm}.weight"], grad_bias = fast.layer_norm_backward(
-                g.reshape(-1, width), e.reshape(-1, width), norm.weight, norm.eps, self.num_threads)
+                g.reshape(-1, width), e.reshape(-1, width), norm_weight, eps, self.num_threads)
             if norm.bias is not None:
                 grads[f"{spec.norm}.bias"] = grad_bias
             grad_e = grad_e.reshape(e.shape)  # [B, L, H]
             if pre is not None:
-                grad_e, grads[f"{pre.name}.weight"], _ = linear_backward(grad_e, summed, pre.weight)
+                grad_e, grads[f"{pre.name}.weight"], _ = linear_backward(grad_e, summed, pre_weight)
             # e = word + token_type + position: each term gets all of grad_e
             grads.update(self.term_gradients(x, grad_e))
             return grads
@@ -373,7 +428,7 @@ class Embeddings:
         grads = {}
         for table, ids in ((self.position_embeddings, x.position_ids),
                            (self.token_type_embeddings, x.token_type_ids)):
-            if ids is not None and table.trainable:
+            if ids is not None:
                 grads[f"{table.name}.weight"] = fast.embedding_backward(
                     *unbroadcast(grad_e, ids), len(table.weight), table.padding_idx)
         if x.inputs_embeds is None:
@@ -426,12 +481,24 @@ class Embeddings:
         checking that no submodule was replaced by one of another size or dtype."""
         for name, shape in self.config.weight_shapes().items():
             module, weight = name.split(".")
-            array = getattr(getattr(self, module), weight)
+            held = getattr(self, module, None)
+            if not isinstance(held, Weights):
+                raise ValueError(f"{module} was replaced by {type(held).__name__}: this layer needs "
+                                 "its module (an Embedding, LayerNorm or Linear): replace weights, "
+                                 "not modules")
+            array = getattr(held, weight)
             if array.shape != shape or array.dtype != self.dtype:
                 raise ValueError(f"{name} is {array.dtype} {array.shape}, but this layer computes in "
                                  f"{self.dtype} with the config's {shape}: replace weights, not modules")
         return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids,
                             inputs_embeds, attention_mask, cache_length, past_key_values_length)
+
+    def __getstate__(self) -> dict:
+        """For pickle and copy.deepcopy: everything but the lock (a new one is made on load)."""
+        return {name: value for name, value in self.__dict__.items() if name != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def added_rows(self) -> fast.AddedRows:
         """The hot path's folded position + token-type table, remade if either weight was replaced."""

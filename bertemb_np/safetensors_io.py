@@ -81,7 +81,7 @@ def load_json(raw: bytes, where: str) -> dict:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_keys)
     except DuplicateKey as e:
         raise unreadable(where, str(e)) from None
-    except ValueError as e:  # UnicodeDecodeError, json.JSONDecodeError
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError, JSONDecodeError; too deep
         raise unreadable(where, f"its header is not UTF-8 JSON ({e})") from e
     if not isinstance(header, dict):
         raise unreadable(where, "its header is not a JSON object")

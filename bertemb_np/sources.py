@@ -25,6 +25,9 @@ def looks_like_path(model: str) -> bool:
 
 def is_local(model: str | os.PathLike, revision: str | None = None) -> bool:
     """True for a local folder, False for a hub repo id; raises for a path that does not exist."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError("model must be a local folder or a hub repo id (a str or a path), "
+                        f"got {model!r}")
     name = os.fspath(model)
     if os.path.isdir(name):
         if revision is not None:

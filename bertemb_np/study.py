@@ -18,9 +18,13 @@ __all__ = ["band_width", "component_norms", "dimension_curves", "position_simila
 
 
 def position_similarity(position_weight: np.ndarray) -> np.ndarray:
-    """Cosine similarity of every position row with every other: [P, H] -> [P, P]."""
+    """Cosine similarity of every position row with every other: [P, H] -> [P, P].
+
+    An all-zero row (RoBERTa's padding position, never trained) has no direction: its
+    similarities are 0, not the 0 / 0 = nan that would spoil the figure and its numbers."""
     w = position_weight.astype(np.float64)
-    unit = w / np.linalg.norm(w, axis=1, keepdims=True)  # [P, H], rows of length 1
+    norms = np.linalg.norm(w, axis=1, keepdims=True)  # [P, 1]
+    unit = np.divide(w, norms, out=np.zeros_like(w), where=norms > 0)  # [P, H], rows of length 1 or 0
     return unit @ unit.T  # [P, P]
 
 

@@ -50,6 +50,10 @@ class Tokenizer:
         truncation and padding="max_length" when a call gives none; model_input_names are the
         arrays a call returns (transformers' names: a RoBERTa model takes no token_type_ids);
         pad_token names the padding token when tokenizer.json has none."""
+        if not hasattr(tokenizer, "encode_batch"):
+            raise TypeError(f"Tokenizer(...) takes a tokenizers.Tokenizer, not "
+                            f"{type(tokenizer).__name__}: to load one, use "
+                            "Tokenizer.from_pretrained(model folder or hub id)")
         unknown = set(model_input_names) - set(DEFAULT_INPUT_NAMES)
         if unknown or "input_ids" not in model_input_names:
             raise ValueError(f"model_input_names must include input_ids and be among "
@@ -118,13 +122,19 @@ class Tokenizer:
                                                 skip_special_tokens=skip_special_tokens)
         raise ValueError(f"decode takes ids [L] or [B, L], got shape {ids.shape}")
 
-    def convert_ids_to_tokens(self, ids) -> list[str]:
-        """The token string of each id, e.g. [101, 2057] -> ["[CLS]", "we"]."""
-        return [self._tokenizer.id_to_token(i) for i in self._vocabulary_ids(ids).ravel().tolist()]
+    def convert_ids_to_tokens(self, ids) -> list[str] | str:
+        """The token string of each id, e.g. [101, 2057] -> ["[CLS]", "we"]; of one id, a str
+        (101 -> "[CLS]"), as in transformers."""
+        checked = self._vocabulary_ids(ids)
+        tokens = [self._tokenizer.id_to_token(i) for i in checked.ravel().tolist()]
+        return tokens[0] if checked.ndim == 0 else tokens
 
     def _vocabulary_ids(self, ids) -> np.ndarray:
         """`ids` as an array, checked to be integers in the vocabulary."""
-        ids = np.asarray(ids)
+        try:
+            ids = np.asarray(ids)
+        except ValueError as e:  # rows of different lengths
+            raise ValueError(f"token ids must be a rectangular array, got ragged lists ({e})") from None
         if ids.size and not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
         size = self._tokenizer.get_vocab_size(with_added_tokens=True)
@@ -167,6 +177,8 @@ class Tokenizer:
                 self._tokenizer.enable_truncation(max_length, strategy=truncation)
             try:
                 return self._tokenizer.encode_batch(inputs)
+            except TypeError as e:  # text tokenizers cannot take: a lone surrogate, say
+                raise ValueError(f"the text cannot be tokenized (is it valid Unicode?): {e}") from e
             except Exception as e:  # tokenizers' bare Exception: only_* cannot fit max_length
                 raise ValueError(f"truncation={truncation!r}, max_length={max_length}: {e}") from e
             finally:
@@ -310,7 +322,7 @@ def read_json_object(path) -> dict:
         return {}
     try:
         data = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
         raise ValueError(f"{path} is not valid JSON: {e}") from e
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")

@@ -211,16 +211,16 @@ def embedding_cases(config: dict, rng: np.random.Generator) -> dict[str, dict]:
     }
 
 
-def randomize(*modules: nn.Module) -> None:
-    """Non-trivial norms, bigger-than-init rows and projections, so every term matters. Tables
-    frozen by fix_position_table (computed, not loaded) keep their values."""
+def randomize(*modules: nn.Module, keep: nn.Module | None = None) -> None:
+    """Non-trivial norms, bigger-than-init rows and projections, so every term matters. The table
+    `keep` (computed, not loaded: fix_position_table) keeps its values."""
     layers = [layer for module in modules for layer in module.modules()]
     with torch.no_grad():  # norms, then tables, then projections: the order make_tiny always drew
         for norm in (m for m in layers if isinstance(m, (nn.LayerNorm, DebertaLayerNorm))):
             norm.weight.normal_(1.0, 0.3)
             if norm.bias is not None:  # ModernBERT's norm has none
                 norm.bias.normal_(0.0, 0.3)
-        for table in (m for m in layers if isinstance(m, nn.Embedding) and m.weight.requires_grad):
+        for table in (m for m in layers if isinstance(m, nn.Embedding) and m is not keep):
             table.weight.normal_(0.0, 0.5)
         for linear in (m for m in layers if isinstance(m, nn.Linear)):
             linear.weight.normal_(0.0, 0.3)
@@ -463,11 +463,12 @@ GRADIENT_CASES = ("right_padded", "pair", "inputs_embeds", "project")
 NO_POSITIONS_LENGTH = 40  # the "longest" case of a family without a position table
 
 
-def fix_position_table(embeddings: nn.Module, positions: str) -> None:
-    """Freeze the tables the model computes rather than loads (so they get no gradient and stay
-    out of the file): DistilBERT's sinusoidal table, checked against the formula, as _init_weights
-    wrote it at construction (and writes it again when from_pretrained finds it missing); and
-    the table of an ALiBi BERT, zeroed so BertEmbeddings adds exactly +0.0."""
+def fix_position_table(embeddings: nn.Module, positions: str) -> nn.Module | None:
+    """The position table the model computes rather than loads (it stays out of the file, and
+    randomize leaves it as it is), or None: DistilBERT's sinusoidal table, checked against the
+    formula, as _init_weights wrote it at construction (and writes it again when from_pretrained
+    finds it missing), trainable as in transformers 5.24; the table of an ALiBi BERT, zeroed so
+    BertEmbeddings adds exactly +0.0, and frozen (real ALiBi models have no such table)."""
     table = getattr(embeddings, "position_embeddings", None)
     if positions == "sinusoidal":
         P, dim = table.weight.shape
@@ -476,8 +477,8 @@ def fix_position_table(embeddings: nn.Module, positions: str) -> None:
     elif positions == "alibi":
         with torch.no_grad():
             table.weight.zero_()
-    if positions in ("sinusoidal", "alibi"):
         table.weight.requires_grad_(False)
+    return table if positions in ("sinusoidal", "alibi") else None
 
 
 def ids_without(pad: int, V: int, shape: tuple, rng: np.random.Generator) -> np.ndarray:
@@ -575,11 +576,11 @@ def make_family(name: str, family: Family, seed: int) -> dict:
     model = family.model_class(config).eval()
     base = model.base_model
     projection = base.get_submodule(family.projection) if family.projection else None
-    fix_position_table(base.embeddings, family.positions)
-    randomize(base.embeddings, *([projection] if projection is not None else []))
+    computed = fix_position_table(base.embeddings, family.positions)
+    randomize(base.embeddings, *([projection] if projection is not None else []), keep=computed)
     tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    for frozen in (k for k, p in model.named_parameters() if not p.requires_grad):
-        del tensors[frozen]  # computed by the model, not loaded: not in real files
+    for key in [k for k, p in model.named_parameters() if computed is not None and p is computed.weight]:
+        del tensors[key]  # computed by the model, not loaded: not in real files
     saved_config = json.loads(config.to_json_string())
     if family.layout is not None:
         family.layout(saved_config, tensors)

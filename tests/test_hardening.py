@@ -304,3 +304,136 @@ def test_every_modules_all_resolves():
         module = importlib.import_module(f"bertemb_np.{info.name}")
         missing = [name for name in getattr(module, "__all__", ()) if not hasattr(module, name)]
         assert not missing, f"bertemb_np.{info.name}.__all__ lists {missing}"
+
+
+# --- found by an adversarial sweep (scripts-free: each a one-line reproduction) ---------------------
+
+
+def test_rows_whose_sum_overflows_agree_on_both_paths(emb):
+    """+-1e38 rows: their float32 sum overflows; the hot path must not return nan where
+    reference() does not."""
+    x = np.where(np.random.default_rng(0).random((1, 3, 24)) > 0.5, 1e38, -1e38).astype(np.float32)
+    hot, reference = emb(inputs_embeds=x), emb.reference(inputs_embeds=x)
+    assert np.isfinite(hot).all() and max_abs_error(hot, reference) <= HOT_VS_REFERENCE
+
+
+def test_float64_inputs_beyond_float32_are_refused(emb):
+    with pytest.raises(ValueError, match="inputs_embeds has values beyond float32's range"):
+        emb(inputs_embeds=np.full((1, 2, 24), 1e300))
+
+
+def test_vjp_uses_the_weights_of_its_forward_pass(emb):
+    ids, grad_out = np.array([[2, 3, 4]]), np.random.default_rng(1).normal(size=(1, 3, 24))
+    _, vjp = emb.vjp(ids)
+    before = vjp(grad_out)
+    emb.LayerNorm.weight = emb.LayerNorm.weight * 3 + 1  # between the forward and the backward
+    after = vjp(grad_out)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+
+
+@pytest.mark.parametrize("build, error, message", [
+    (lambda: be.BertEmbeddings.from_pretrained(TINY, dtype=None), ValueError, "dtype must be float32"),
+    (lambda: be.BertEmbeddings.from_pretrained(TINY, dtype="bogus"), ValueError, "dtype must be float32"),
+    (lambda: be.BertEmbeddings.from_pretrained(None), TypeError, "model must be a local folder or a hub"),
+    (lambda: be.BertEmbeddings.from_pretrained(b"tests"), TypeError, "model must be a local folder or"),
+    (lambda: be.Embeddings.from_pretrained(TINY), ValueError, "load it with BertEmbeddings or AutoEmbeddings"),
+    (lambda: be.BertEmbeddings({"model_type": "bert"}, {}), TypeError, "config must be an EmbeddingConfig"),
+    (lambda: be.BertEmbeddings(be.BertConfig(), [np.zeros(3)]), TypeError, "weights must be a dict"),
+    (lambda: be.EmbeddingConfig.from_dict("bert"), TypeError, "config must be a dict"),
+    (lambda: be.Tokenizer(str(TINY / "tokenizer.json")), TypeError, "Tokenizer.from_pretrained"),
+    (lambda: be.Embedding(np.zeros(5)), ValueError, "embedding.weight must have 2 axes"),
+    (lambda: be.Linear(np.zeros(3), None), ValueError, "linear.weight must have 2 axes"),
+    (lambda: be.LayerNorm(np.ones(4), None, -1.0), ValueError, "LayerNorm.eps must be a finite number"),
+    (lambda: be.LayerNorm(np.ones(4), None, "1e-5"), ValueError, "LayerNorm.eps must be a finite number"),
+    (lambda: be.LayerNorm(np.ones(4), None, 1e-5)(np.array(["a"] * 4)), TypeError, "expects numbers"),
+    (lambda: be.Embedding(None), TypeError, "embedding.weight must be an array, got None"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_constructors_and_loaders_name_the_problem(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+@pytest.mark.parametrize("replace, message", [
+    (lambda e: setattr(e, "position_embeddings", None), "position_embeddings was replaced by NoneType"),
+    (lambda e: setattr(e, "LayerNorm", lambda x: x), "LayerNorm was replaced by function"),
+    (lambda e: setattr(e.LayerNorm, "weight", None), "LayerNorm.weight must be an array, got None"),
+    (lambda e: setattr(e.word_embeddings, "weight", None), "word_embeddings.weight must be an array"),
+])
+def test_replacing_a_module_or_a_weight_by_something_else_is_named(emb, replace, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        replace(emb)
+        emb(np.array([[2, 3]]))
+
+
+def test_empty_inputs_embeds_give_an_empty_output(emb):
+    for shape in ((0, 3, 24), (2, 0, 24)):
+        for forward in (emb, emb.reference):
+            assert forward(inputs_embeds=np.zeros(shape, np.float32)).shape == shape
+
+
+def test_float_token_types_on_a_model_without_a_type_table_say_integers():
+    emb = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-deberta-v3")
+    with pytest.raises(TypeError, match="token_type_ids must be integers"):
+        emb(np.array([[2, 3]]), token_type_ids=np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("folder, change, error, message", [
+    ("tiny-distilbert", {"dim": "32"}, ValueError, "config field dim must be an integer"),
+    ("tiny-modernbert", {"norm_bias": "false"}, TypeError, "config field norm_bias must be true or false"),
+    ("tiny-modernbert", {"embedding_dropout": 5}, ValueError, "config field embedding_dropout must be"),
+    ("tiny-model-eps5", {"position_embedding_type": ["absolute"]}, TypeError,
+     "position_embedding_type must be a string"),
+    ("tiny-deberta-v3", {"position_biased_input": {}}, ValueError, "position_biased_input must be one of"),
+    ("tiny-distilbert-sinusoidal", {"max_position_embeddings": 10 ** 13}, ValueError,
+     "max_position_embeddings=10000000000000: a 10000000000000 x 16 sinusoidal table does not fit"),
+])
+def test_config_errors_name_the_field_as_config_json_spells_it(tmp_path, folder, change, error, message):
+    import json
+    import shutil
+
+    copy = tmp_path / folder
+    shutil.copytree(FIXTURES / folder, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(error, match=message):
+        be.AutoEmbeddings.from_pretrained(copy)
+
+
+def test_deeply_nested_json_is_a_named_error(tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(TINY, copy)
+    (copy / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="config.json is not valid JSON: RecursionError"):
+        be.AutoEmbeddings.from_pretrained(copy)
+
+
+def test_numpy_integers_are_integers():
+    assert be.BertEmbeddings.from_pretrained(TINY, num_threads=np.int64(2)).num_threads == 2
+
+
+def test_the_tokenizer_on_invalid_unicode_and_one_id():
+    tok = be.Tokenizer.from_pretrained(TINY)
+    with pytest.raises(ValueError, match="valid Unicode"):
+        tok("a\ud800b")
+    assert tok.convert_ids_to_tokens(2) == tok.convert_ids_to_tokens([2])[0]  # a str, as transformers
+
+
+def test_a_module_pickles_and_deep_copies(emb):
+    import copy
+    import pickle
+
+    ids = np.array([[2, 3, 4]])
+    for clone in (copy.deepcopy(emb), pickle.loads(pickle.dumps(emb))):
+        np.testing.assert_array_equal(clone(ids), emb(ids))
+
+
+def test_a_zero_position_row_has_similarity_zero_not_nan():
+    from bertemb_np import study
+
+    rows = np.random.default_rng(0).normal(size=(5, 4))
+    rows[1] = 0  # RoBERTa's untrained padding position
+    similarity = study.position_similarity(rows)
+    assert np.isfinite(similarity).all() and not similarity[1].any()
