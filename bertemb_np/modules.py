@@ -235,6 +235,42 @@ class Embeddings:
         self._projection = None  # the encoder-input Linear, read on first use (project=True)
         self._lock = threading.Lock()
         self._added = fast.AddedRows(None, None)
+        self._replaced = {}  # submodule name -> why its replacement does not fit (__setattr__)
+
+    def __setattr__(self, name: str, value) -> None:
+        """A submodule replaced after __init__ is checked here, once, not on every call: the
+        next call raises if it is not a module of the same kind, shapes and dtype. (A weight
+        assigned to a submodule is checked by the submodule itself.)"""
+        if "_replaced" in self.__dict__ and name in self.submodule_names():
+            self._replaced.pop(name, None)
+            problem = self.replacement_problem(name, value)
+            if problem:
+                self._replaced[name] = problem
+        super().__setattr__(name, value)
+
+    def submodule_names(self) -> tuple[str, ...]:
+        """The attributes that hold this layer's modules, whether or not its config uses them."""
+        projection = self.spec.projection
+        before_norm = projection is not None and projection.where == "before_norm"
+        return (self.spec.word, "position_embeddings", "token_type_embeddings", self.spec.norm,
+                *((projection.name,) if before_norm else ()))
+
+    def replacement_problem(self, name: str, value) -> str | None:
+        """Why `value` cannot be submodule `name` of this layer, or None if it can."""
+        weights = {weight: shape for weight, shape in self.config.weight_shapes().items()
+                   if weight.startswith(name + ".")}
+        if not weights:
+            return None if value is None else f"{name}: this model has none, so it cannot be given one"
+        if not isinstance(value, Weights):
+            return (f"{name} was replaced by {type(value).__name__}: this layer needs its module "
+                    "(an Embedding, LayerNorm or Linear): replace weights, not modules")
+        for weight, shape in weights.items():
+            array = getattr(value, weight.split(".")[1], None)
+            if array is None or array.shape != shape or array.dtype != self.dtype:
+                found = "none" if array is None else f"{array.dtype} {array.shape}"
+                return (f"{weight} is {found}, but this layer computes in {self.dtype} with the "
+                        f"config's {shape}: replace weights, not modules")
+        return None
 
     @property
     def words(self) -> Embedding:
@@ -478,18 +514,9 @@ class Embeddings:
     def check(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
               attention_mask=None, cache_length=None, past_key_values_length=None) -> Inputs:
         """The checked arguments, the family's defaults filled in (checks.check_inputs), after
-        checking that no submodule was replaced by one of another size or dtype."""
-        for name, shape in self.config.weight_shapes().items():
-            module, weight = name.split(".")
-            held = getattr(self, module, None)
-            if not isinstance(held, Weights):
-                raise ValueError(f"{module} was replaced by {type(held).__name__}: this layer needs "
-                                 "its module (an Embedding, LayerNorm or Linear): replace weights, "
-                                 "not modules")
-            array = getattr(held, weight)
-            if array.shape != shape or array.dtype != self.dtype:
-                raise ValueError(f"{name} is {array.dtype} {array.shape}, but this layer computes in "
-                                 f"{self.dtype} with the config's {shape}: replace weights, not modules")
+        checking that no submodule was replaced by one that does not fit (__setattr__)."""
+        if self._replaced:
+            raise ValueError(next(iter(self._replaced.values())))
         return check_inputs(self.config, self.dtype, input_ids, token_type_ids, position_ids,
                             inputs_embeds, attention_mask, cache_length, past_key_values_length)
 

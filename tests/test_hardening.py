@@ -437,3 +437,20 @@ def test_a_zero_position_row_has_similarity_zero_not_nan():
     rows[1] = 0  # RoBERTa's untrained padding position
     similarity = study.position_similarity(rows)
     assert np.isfinite(similarity).all() and not similarity[1].any()
+
+
+def test_a_module_given_to_a_layer_without_one_and_a_good_replacement():
+    """ModernBERT has no position table: one assigned would be silently added; refused instead.
+    A replacement that fits (the same kind, shapes and dtype), or the original put back, works."""
+    modern = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-modernbert")
+    modern.position_embeddings = be.Embedding(np.zeros((64, 32), np.float32))
+    with pytest.raises(ValueError, match="position_embeddings: this model has none"):
+        modern(np.array([[2, 3]]))
+    modern.position_embeddings = None
+    assert modern(np.array([[2, 3]])).shape == (1, 2, 32)
+    emb = be.BertEmbeddings.from_pretrained(TINY)
+    original = emb.position_embeddings
+    emb.position_embeddings = be.Embedding(original.weight[:10])
+    emb.position_embeddings = original
+    ids = np.array([[2, 3]])
+    assert max_abs_error(emb(ids), emb.reference(ids)) <= HOT_VS_REFERENCE
