@@ -16,8 +16,8 @@ import numpy as np
 from .config import EmbeddingConfig
 from .functional import absolute_position_ids, position_ids_from_padding
 
-__all__ = ["Handover", "Inputs", "check_broadcast", "check_flag", "check_ids", "check_inputs",
-           "check_shapes", "check_weight", "max_tokens"]
+__all__ = ["Handover", "Inputs", "as_array", "check_broadcast", "check_flag", "check_ids",
+           "check_inputs", "check_shapes", "check_weight", "max_tokens"]
 
 
 def check_ids(ids, rows: int, what: str, too_large: str = "") -> np.ndarray:

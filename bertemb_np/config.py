@@ -17,7 +17,12 @@ import numpy as np
 
 from .specs import FamilySpec, spec_for_config, spec_for_model_type
 
-__all__ = ["BertConfig", "EmbeddingConfig", "integer_at_least"]
+__all__ = ["BertConfig", "EmbeddingConfig", "integer_at_least", "is_number"]
+
+
+def is_number(value) -> bool:
+    """Whether value is a real number: a Python or NumPy int or float, not a bool (nor "1e-5")."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def integer_at_least(value, low: int) -> bool:
@@ -62,7 +67,7 @@ class EmbeddingConfig:
         if not integer_at_least(self.E, 1):
             raise ValueError(f"config field embedding_size must be a positive integer, got {self.E!r}")
         eps = self.layer_norm_eps
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < math.inf:
+        if not is_number(eps) or not 0 <= eps < math.inf:
             raise ValueError(f"config field layer_norm_eps must be a finite number >= 0, got {eps!r}")
         pad = self.pad_token_id
         if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int)):
@@ -71,7 +76,7 @@ class EmbeddingConfig:
             raise ValueError(f"config field pad_token_id={pad} is not a row of the "
                              f"{self.vocab_size}-row word_embeddings")
         p = self.hidden_dropout_prob
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        if not is_number(p) or not 0 <= p <= 1:
             raise ValueError(f"config field hidden_dropout_prob must be a number in [0, 1], got {p!r}")
         if self.position_embedding_type not in spec.positions:
             raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not "

@@ -19,7 +19,7 @@ import numpy as np
 from . import fast, specs
 from .checks import (Handover, Inputs, as_array, check_flag, check_ids, check_inputs, check_shapes,
                      check_weight)
-from .config import EmbeddingConfig, integer_at_least
+from .config import EmbeddingConfig, integer_at_least, is_number
 from .functional import (dropout, dropout_backward, embedding, layer_norm, linear, linear_backward,
                          sinusoidal_positions)
 from .loading import Checkpoint
@@ -141,8 +141,7 @@ class LayerNorm(Weights):
 
     @eps.setter
     def eps(self, value) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                or not 0 <= value < np.inf:
+        if not is_number(value) or not 0 <= value < np.inf:
             raise ValueError(f"{self.name}.eps must be a finite number >= 0, got {value!r}")
         self._eps = float(value)
 

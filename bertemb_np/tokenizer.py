@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import specs
+from .checks import as_array
 from .config import integer_at_least
 from .sources import resolve_file
 
@@ -131,10 +132,7 @@ class Tokenizer:
 
     def _vocabulary_ids(self, ids) -> np.ndarray:
         """`ids` as an array, checked to be integers in the vocabulary."""
-        try:
-            ids = np.asarray(ids)
-        except ValueError as e:  # rows of different lengths
-            raise ValueError(f"token ids must be a rectangular array, got ragged lists ({e})") from None
+        ids = as_array(ids, "token ids")
         if ids.size and not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
         size = self._tokenizer.get_vocab_size(with_added_tokens=True)
