@@ -250,7 +250,11 @@ def run_explain(args) -> None:
     tokens, ids, types = encode_one(tok, emb, args.text, args.pair, args.truncate)
     walk = study.walk_through(emb, tokens, ids, types)
     if args.json:
-        print(json.dumps(walk, indent=1))
+        try:
+            print(json.dumps(walk, indent=1, allow_nan=False))  # NaN would not be JSON
+        except ValueError:
+            raise ValueError("the walk-through holds nan or inf (so do the model's weights), "
+                             "which JSON cannot carry: run without --json") from None
         return
 
     def cell(value, width: int, spec: str) -> str:  # "-" for a term the family does not have

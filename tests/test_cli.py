@@ -218,3 +218,16 @@ def test_a_long_text_is_one_message_everywhere_and_truncate_cuts_it(command, mod
     else:
         with np.load(tmp_path / "figures.npz") as numbers:
             assert len(numbers["norms_word"]) == limit
+
+
+def test_explain_json_refuses_nan_rather_than_printing_invalid_json(tmp_path, capsys):
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "nan-model"
+    shutil.copytree(FIXTURES / "tiny-model-eps5", folder)
+    tensors = load_file(folder / "model.safetensors")
+    tensors["embeddings.LayerNorm.weight"][:] = np.nan
+    save_file(tensors, folder / "model.safetensors")
+    assert main(["explain", "we lived", "--model", str(folder), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "which JSON cannot carry" in captured.err
