@@ -25,6 +25,7 @@ import numpy as np
 from .version import __version__
 from .checks import max_tokens
 from .modules import AutoEmbeddings, Embeddings
+from .sources import http_library
 from .tokenizer import Tokenizer
 
 __all__ = ["main", "format_array"]
@@ -319,8 +320,8 @@ def hub_unreachable(error: BaseException | None) -> bool:
     """Whether `error`, or one it was raised from, means that the Hub was not reached (a network
     error) or not asked (HF_HUB_OFFLINE), so that a local folder is the way on."""
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-    from huggingface_hub.utils import httpx
 
+    httpx = http_library()
     while error is not None:
         if isinstance(error, (httpx.TransportError, LocalEntryNotFoundError, OfflineModeIsEnabled)):
             return True
@@ -333,7 +334,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     huggingface_hub's errors are too), a missing extra (ImportError), and those of the HTTP
     library huggingface_hub uses (httpx's errors are not OSErrors; InvalidURL not even an
     httpx.HTTPError)."""
-    from huggingface_hub.utils import httpx
+    httpx = http_library()
 
     return OSError, ValueError, TypeError, ImportError, httpx.HTTPError, httpx.InvalidURL
 
@@ -341,7 +342,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 def error_line(error: Exception) -> str:
     """The error in one line, named by its class when its message alone is terse (httpx's
     "[Errno 111] Connection refused"), with the way on when the Hub was not reached."""
-    from huggingface_hub.utils import httpx
+    httpx = http_library()
 
     message, name = " ".join(str(error).split()), type(error).__name__
     if not message:

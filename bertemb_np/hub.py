@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .safetensors_io import header_length, parse_header, read_header, write_safetensors
-from .sources import user_agent
+from .sources import http_library, user_agent
 
 __all__ = ["RangeNotSupported", "TransferFailed", "cache_folder", "commit_of", "fetch_into_cache",
            "get_range", "remote_header"]
@@ -75,8 +75,9 @@ def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, w
     None for the saved one.
     """
     from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, httpx
+    from huggingface_hub.utils import build_hf_headers
 
+    httpx = http_library()
     url = hf_hub_url(repo_id, filename, revision=commit)
     headers = {**build_hf_headers(token=token, **user_agent()), "Accept-Encoding": "identity"}
     received = failures = 0
@@ -134,8 +135,8 @@ def request_range(url: str, headers: dict[str, str], start: int, stop: int, writ
 
 def what_failed(error: Exception) -> str:
     from huggingface_hub import constants
-    from huggingface_hub.utils import httpx
 
+    httpx = http_library()
     if isinstance(error, httpx.TimeoutException):  # whose own message is only "timed out"
         return (f"{type(error).__name__} after {constants.HF_HUB_DOWNLOAD_TIMEOUT} s "
                 "(HF_HUB_DOWNLOAD_TIMEOUT)")

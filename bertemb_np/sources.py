@@ -126,8 +126,8 @@ def hub_answers(repo_id: str, filename: str, revision: str | None,
     """Whether one request for the file's metadata, not retried, gets an answer from the Hub
     other than a server error."""
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-    from huggingface_hub.utils import httpx
 
+    httpx = http_library()
     try:
         file_metadata(repo_id, filename, revision, token)
     except (httpx.TransportError, OfflineModeIsEnabled):
@@ -135,6 +135,16 @@ def hub_answers(repo_id: str, filename: str, revision: str | None,
     except HfHubHTTPError as e:  # 4xx is an answer, that hf_hub_download will explain; 5xx: down
         return e.response.status_code < 500
     return True
+
+
+def http_library():
+    """The HTTP library huggingface_hub uses, whose errors its calls raise: httpx up to 1.x,
+    httpx2 from 2.0 on (which it exports as huggingface_hub.utils.httpx; 1.x has no such name)."""
+    try:
+        from huggingface_hub.utils import httpx
+    except ImportError:  # huggingface_hub 1.x
+        import httpx
+    return httpx
 
 
 def file_metadata(repo_id: str, filename: str, revision: str | None, token: str | bool | None):
