@@ -33,6 +33,10 @@ WHY_READ_ONLY = {  # the attributes that cannot be assigned, and why
               "(type(emb)(config, weights))",
     "dtype": "the weights are stored in it: for another dtype, load the layer again with dtype=",
     "spec": "it is the family's, its class's: use that family's class",
+    "words": "it names the word table whatever the family calls it: assign that table's weight",
+    "norm_layer": "it names the LayerNorm whatever the family calls it: assign its weights",
+    "pre_norm_projection": "it names embed_proj: assign its weight",
+    "projection": "it is read from the checkpoint: assign its weights (projection.weight = ...)",
 }
 
 
@@ -86,8 +90,10 @@ def replacement_problem(config: EmbeddingConfig, dtype: np.dtype, name: str, val
         return None if value is None else f"{name}: this model has none, so it cannot be given one"
     kind = submodule_kinds(config.spec)[name]
     if type(value) is not kind:
-        return (f"{name} was replaced by {type(value).__name__}: this layer needs its module "
-                f"(a {kind.__name__}, as built): replace weights, not modules")
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        return (f"{name} was replaced by {type(value).__name__}: this layer needs {article} "
+                f"{kind.__name__} there, exactly (the hot path reads only its weights): "
+                "replace weights, not modules")
     for weight in kind.weight_names:
         array, shape = getattr(value, weight), shapes.get(weight)
         if shape is None and array is not None:
