@@ -198,14 +198,11 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
     if token_type_ids is not None and not config.spec.token_types:
         raise ValueError(f"{who} takes no token_type_ids: the model has no token type embeddings "
                          "(its tokenizer returns none)")
-    if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types but has no table
-        if token_type_ids is not None:
+    if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types, has no table,
+        if token_type_ids is not None:  # and ignores them (a pair's B is 1): checked, unused
             types = check_broadcast(as_array(token_type_ids, "token_type_ids"), shape, "token_type_ids")
             if not np.issubdtype(types.dtype, np.integer):
                 raise TypeError(f"token_type_ids must be integers, got dtype {types.dtype}")
-            if types.any():
-                raise ValueError(f"token_type_ids must all be 0: {who} has type_vocab_size 0, "
-                                 "no token type table")
         return None
     if token_type_ids is None:
         return np.zeros(shape[1], dtype=np.intp)  # [L]: sentence A everywhere
