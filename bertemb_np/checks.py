@@ -9,6 +9,7 @@ returned in a safe form (ids as np.intp) with the family's defaults filled in (`
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -151,6 +152,9 @@ def check_tokens(config: EmbeddingConfig, dtype, input_ids, inputs_embeds):
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("give exactly one of input_ids and inputs_embeds, not "
                          + ("both" if input_ids is not None else "neither"))
+    if isinstance(input_ids, Mapping):  # emb(tok(text)): the tokenizer's dict, not unpacked
+        raise TypeError(f"input_ids is a dict (keys {', '.join(map(repr, input_ids))}): to pass "
+                        "the tokenizer's output, unpack it: emb(**enc)")
     if input_ids is not None:
         input_ids = check_ids(input_ids, config.vocab_size, "input_ids")
         if input_ids.ndim != 2:
@@ -229,7 +233,10 @@ def check_position_limit(config: EmbeddingConfig, rule: str, input_ids, length: 
         limit = (f"max_position_embeddings={P}" if usable == P else
                  f"the {usable} tokens this model takes (max_position_embeddings={P}, and positions "
                  f"start after pad_token_id={pad})")
-        raise ValueError(f"{total} exceeds {limit}")
+        room = usable - offset
+        hint = (f"tokenize with truncation=True, max_length={room} (tok(text, truncation=True, "
+                f"max_length={room}))" if room > 0 else f"{offset_name} must be below {usable}")
+        raise ValueError(f"{total} exceeds {limit}: {hint}")
 
 
 def check_attention_mask(mask, shape: tuple[int, int], dtype) -> np.ndarray:
