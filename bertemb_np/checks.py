@@ -9,12 +9,13 @@ returned in a safe form (ids as np.intp) with the family's defaults filled in (`
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 
+from . import positions
 from .config import EmbeddingConfig
-from .functional import absolute_position_ids, position_ids_from_padding
 
 __all__ = ["Handover", "Inputs", "as_array", "check_broadcast", "check_flag", "check_ids",
            "check_inputs", "check_shapes", "check_weight", "max_tokens"]
@@ -135,7 +136,12 @@ def check_inputs(config: EmbeddingConfig, dtype: np.dtype, input_ids=None, token
         position_ids = check_broadcast(check_ids(position_ids, config.max_position_embeddings,
                                                  "position_ids"), shape, "position_ids")
     else:
-        position_ids = default_position_ids(config, rule, input_ids, shape, offset_name, offset)
+        if rule == "from_padding" and input_ids is None and offset:
+            raise ValueError(f"{offset_name} cannot be used with inputs_embeds by this model's position "
+                             "rule (transformers ignores it there): pass position_ids instead")
+        check_position_limit(config, rule, input_ids, shape[1], offset_name, offset)
+        position_ids = positions.default_position_ids(rule, input_ids, shape[1], config.pad_token_id,
+                                                      offset)
     if attention_mask is not None:
         attention_mask = check_attention_mask(attention_mask, shape, dtype)
     return Inputs(input_ids, inputs_embeds, token_type_ids, position_ids, attention_mask, shape)
@@ -146,6 +152,9 @@ def check_tokens(config: EmbeddingConfig, dtype, input_ids, inputs_embeds):
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("give exactly one of input_ids and inputs_embeds, not "
                          + ("both" if input_ids is not None else "neither"))
+    if isinstance(input_ids, Mapping):  # emb(tok(text)): the tokenizer's dict, not unpacked
+        raise TypeError(f"input_ids is a dict (keys {', '.join(map(repr, input_ids))}): to pass "
+                        "the tokenizer's output, unpack it: emb(**enc)")
     if input_ids is not None:
         input_ids = check_ids(input_ids, config.vocab_size, "input_ids")
         if input_ids.ndim != 2:
@@ -193,14 +202,11 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
     if token_type_ids is not None and not config.spec.token_types:
         raise ValueError(f"{who} takes no token_type_ids: the model has no token type embeddings "
                          "(its tokenizer returns none)")
-    if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types but has no table
-        if token_type_ids is not None:
+    if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types, has no table,
+        if token_type_ids is not None:  # and ignores them (a pair's B is 1): checked, unused
             types = check_broadcast(as_array(token_type_ids, "token_type_ids"), shape, "token_type_ids")
             if not np.issubdtype(types.dtype, np.integer):
                 raise TypeError(f"token_type_ids must be integers, got dtype {types.dtype}")
-            if types.any():
-                raise ValueError(f"token_type_ids must all be 0: {who} has type_vocab_size 0, "
-                                 "no token type table")
         return None
     if token_type_ids is None:
         return np.zeros(shape[1], dtype=np.intp)  # [L]: sentence A everywhere
@@ -209,49 +215,28 @@ def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) 
     return check_broadcast(types, shape, "token_type_ids")
 
 
-def first_position(config: EmbeddingConfig) -> int:
-    """The position id of a sequence's first token: 0, or pad_token_id + 1 for the "from_padding"
-    rule (RoBERTa, MPNet), whose rows before it are the pad's and unused ones."""
-    return config.pad_token_id + 1 if config.spec.position_rule(config) == "from_padding" else 0
-
-
 def max_tokens(config: EmbeddingConfig) -> int | None:
     """The most tokens one sequence may have (512 for roberta-base's 514 rows), or None for a
     family without a position table (no limit in this layer)."""
-    if config.spec.position_rule(config) is None:
-        return None
-    return config.max_position_embeddings - first_position(config)
+    return positions.usable_positions(config.spec.position_rule(config),
+                                      config.max_position_embeddings, config.pad_token_id)
 
 
-def default_position_ids(config: EmbeddingConfig, rule: str, input_ids, shape, offset_name: str,
-                         offset: int) -> np.ndarray:
-    """The family's default position ids ([L] or [B, L]), checked to stay within the table.
-
-    "absolute": arange(offset, offset + L). "from_padding": RoBERTa's count of non-pad tokens
-    after pad_token_id (given inputs_embeds, where pads cannot be seen: arange from pad + 1,
-    and then no offset, as in transformers)."""
-    P, L, pad = config.max_position_embeddings, shape[1], config.pad_token_id
-    first = first_position(config)
-    if rule == "from_padding" and input_ids is not None:
-        tokens = int((input_ids != pad).sum(axis=1).max(initial=0))  # the most real tokens in a row
-        position_ids = None  # made below, once the length is known to fit
-    else:
-        if rule == "from_padding" and offset:
-            raise ValueError(f"{offset_name} cannot be used with inputs_embeds by this model's position "
-                             "rule (transformers ignores it there): pass position_ids instead")
-        tokens = L
+def check_position_limit(config: EmbeddingConfig, rule: str, input_ids, length: int,
+                         offset_name: str, offset: int) -> None:
+    """Raise unless the default position ids of every sequence fit in the position table."""
+    tokens = positions.tokens_numbered(rule, input_ids, length, config.pad_token_id)
     usable = max_tokens(config)
     if tokens + offset > usable:
+        P, pad = config.max_position_embeddings, config.pad_token_id
         total = f"sequence length {tokens} + {offset_name} {offset} = {tokens + offset}"
-        limit = (f"max_position_embeddings={P}" if first == 0 else
+        limit = (f"max_position_embeddings={P}" if usable == P else
                  f"the {usable} tokens this model takes (max_position_embeddings={P}, and positions "
                  f"start after pad_token_id={pad})")
-        raise ValueError(f"{total} exceeds {limit}")
-    if rule == "absolute":
-        return absolute_position_ids(L, offset)  # [L]
-    if input_ids is None:
-        return absolute_position_ids(L, first)  # [L]
-    return position_ids_from_padding(input_ids, pad, offset)  # [B, L]
+        room = usable - offset
+        hint = (f"tokenize with truncation=True, max_length={room} (tok(text, truncation=True, "
+                f"max_length={room}))" if room > 0 else f"{offset_name} must be below {usable}")
+        raise ValueError(f"{total} exceeds {limit}: {hint}")
 
 
 def check_attention_mask(mask, shape: tuple[int, int], dtype) -> np.ndarray:

@@ -1,21 +1,23 @@
 """The math of the BERT family's embedding layer, one pure function per operation.
 
-Nothing here holds weights or checks input: the modules in `modules.py` do that, then call
-these. Each function is the textbook definition, written for reading.
+Nothing here holds weights or checks input: the modules (nn.py, modules.py) do that, then
+call these. Each function is the textbook definition, written for reading.
 
 References:
 - BERT: Devlin et al., 2018, "BERT: Pre-training of Deep Bidirectional Transformers", section 3.
 - Layer normalization: Ba, Kiros and Hinton, 2016, "Layer Normalization", equation 4.
 - PyTorch's `nn.Embedding`, `nn.LayerNorm` and `nn.Dropout`, which transformers' BertEmbeddings uses.
 - Dropout: Srivastava et al., 2014, "Dropout: A Simple Way to Prevent Neural Networks from Overfitting".
-- Position rules: transformers v5.24.0, BertEmbeddings (arange), RobertaEmbeddings'
-  create_position_ids_from_input_ids (from fairseq's make_positions), DistilBERT's
-  create_sinusoidal_embeddings (Vaswani et al., 2017, "Attention Is All You Need", section 3.5).
+
+How each family numbers its positions is math too, kept in positions.py so that one file shows
+every family's rule; its functions are importable from here as well.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .positions import absolute_position_ids, position_ids_from_padding, sinusoidal_positions
 
 __all__ = ["absolute_position_ids", "dropout", "dropout_backward", "embedding", "embedding_backward",
            "layer_norm", "layer_norm_backward", "linear", "linear_backward", "position_ids_from_padding",
@@ -70,41 +72,6 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.nda
     """y = x W^T + b, like torch.nn.Linear: [..., E], [H, E], [H] -> [..., H]."""
     y = x @ weight.T  # [..., E] @ [E, H] -> [..., H]
     return y if bias is None else y + bias
-
-
-# --- position ids: how each family numbers the tokens when position_ids are not given ---------------
-
-
-def absolute_position_ids(length: int, start: int = 0) -> np.ndarray:
-    """BERT's rule: arange(start, start + length), the same for every sequence: -> [L].
-
-    start is cache_length (tokens already seen) for BERT and ELECTRA, 0 for ALBERT, DistilBERT
-    and DeBERTa, and pad_token_id + 1 for RoBERTa and MPNet given inputs_embeds."""
-    return np.arange(start, start + length)  # [L]
-
-
-def position_ids_from_padding(input_ids: np.ndarray, pad_token_id: int, start: int = 0) -> np.ndarray:
-    """RoBERTa's rule: count the non-pad tokens, and put pad ids at the pads: [B, L] -> [B, L].
-
-    A token's position is pad_token_id + (its rank among the row's non-pad tokens) + start, so
-    the first real token gets pad_token_id + 1 and padding, left or right, keeps position
-    pad_token_id (whose row is frozen). Hence P - pad_token_id - 1 usable positions.
-    """
-    not_pad = (input_ids != pad_token_id).astype(np.intp)  # [B, L], 1 for real tokens
-    return (np.cumsum(not_pad, axis=1) + start) * not_pad + pad_token_id  # [B, L]
-
-
-def sinusoidal_positions(positions: int, width: int) -> np.ndarray:
-    """The Transformer's fixed position table, as DistilBERT builds it: -> float64 [P, width].
-
-    PE[p, 2i] = sin(p / 10000^(2i / width)), PE[p, 2i + 1] = cos(p / 10000^(2i / width)):
-    column pair i is a wave of wavelength 2 pi 10000^(2i / width) positions, short to long."""
-    j = np.arange(width)  # [width]
-    angle = np.arange(positions)[:, None] / np.power(10000, 2 * (j // 2) / width)  # [P, width]
-    table = np.empty((positions, width))
-    table[:, 0::2] = np.sin(angle[:, 0::2])
-    table[:, 1::2] = np.cos(angle[:, 1::2])
-    return table
 
 
 # --- training: dropout, and the backward pass of each operation ------------------------------------

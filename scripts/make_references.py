@@ -530,6 +530,10 @@ def family_cases(family: Family, base: nn.Module, rng: np.random.Generator) -> d
     cases["longest"] = {"input_ids": ids_without(pad, V, (1, longest), rng)}
     if family.projection:
         cases["project"] = {**cases["right_padded"], "project": np.bool_(True)}
+    if T == 0 and "token_type_ids" in takes:  # no table, yet the forward takes them: ignored
+        second = np.arange(9) >= np.array([[4], [5], [6]])  # as the family's tokenizer gives a pair
+        cases["pair"] = {"input_ids": ids_without(pad, V, (3, 9), rng),
+                         "token_type_ids": second.astype(np.int64)}  # last: the other cases stay
     return cases
 
 

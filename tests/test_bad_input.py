@@ -57,6 +57,14 @@ IDS = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
      r"inputs_embeds must be \[batch, length, hidden_size=24\], got shape \(2, 4, 25\)"),
     (lambda e: e(inputs_embeds=np.zeros((4, H))), ValueError, "inputs_embeds must be .batch, length"),
     (lambda e: e(inputs_embeds=np.zeros((2, 4, H), dtype=int)), TypeError, "inputs_embeds must be floating point"),
+    # the tokenizer's dict given whole, not unpacked (emb(**enc))
+    (lambda e: e({"input_ids": IDS, "attention_mask": np.ones_like(IDS)}), TypeError,
+     r"input_ids is a dict \(keys 'input_ids', 'attention_mask'\): .* unpack it: emb\(\*\*enc\)"),
+    # too long: the Python error names truncation=True (the CLI's says --truncate)
+    (lambda e: e(np.ones((1, P + 3), int)), ValueError,
+     r"exceeds max_position_embeddings=20: tokenize with truncation=True, max_length=20"),
+    (lambda e: e(IDS, cache_length=P - 2), ValueError, "truncation=True, max_length=2 "),
+    (lambda e: e(IDS, cache_length=P), ValueError, "cache_length must be below 20"),
     # input_ids without the batch axis
     (lambda e: e(np.array([1, 2, 3])), ValueError, r"input_ids must be \[batch, length\].*add a batch axis"),
 ], ids=lambda v: v if isinstance(v, str) else None)

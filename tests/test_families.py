@@ -154,8 +154,11 @@ def test_real_file_values_win_over_defaults():
      "DistilBertEmbeddings .* takes no token_type_ids"),
     ("tiny-modernbert", lambda e: e(np.ones((1, 3), int), token_type_ids=np.zeros((1, 3), int)), ValueError,
      "takes no token_type_ids"),
-    ("tiny-deberta-v3", lambda e: e(np.ones((1, 3), int), token_type_ids=np.ones((1, 3), int)), ValueError,
-     "token_type_ids must all be 0: .* type_vocab_size 0"),
+    # no type table (type_vocab_size 0): token types are ignored, as in transformers, but checked
+    ("tiny-deberta-v3", lambda e: e(np.ones((1, 3), int), token_type_ids=np.ones((1, 4), int)), ValueError,
+     r"token_type_ids of shape \(1, 4\) does not broadcast to input shape \(1, 3\)"),
+    ("tiny-gte-new", lambda e: e(np.ones((1, 3), int), token_type_ids=np.ones((1, 3))), TypeError,
+     "token_type_ids must be integers"),
     # position arguments a family does not take
     ("tiny-nomic-bert", lambda e: e(np.ones((1, 3), int), position_ids=np.arange(3)), ValueError,
      "NomicBertEmbeddings .* has no position table .*'rotary'"),
