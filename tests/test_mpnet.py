@@ -67,7 +67,8 @@ def test_tokenizer_ids_equal_transformers(mpnet_dir, case):
         assert (np.sort(mask, axis=1) == mask).all(), "transformers padded on the left"
         assert (expected["input_ids"][mask == 0] == tok.pad_token_id).all()
         for row, text in enumerate(case["text"]):
-            np.testing.assert_array_equal(tok.encode(text)[0], expected["input_ids"][row][mask[row] == 1])
+            tokens = expected["input_ids"][row][mask[row] == 1]
+            np.testing.assert_array_equal(tok.encode(text)[0], tokens, err_msg=f"row {row}")
         return
     encoded = tok(case["text"], case["text_pair"], **kwargs)
     assert set(encoded) == set(expected)
