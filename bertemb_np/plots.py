@@ -1,8 +1,9 @@
 """The figures of `bertemb plot`, drawn with matplotlib (the optional extra [plot]).
 
 Each function draws one figure from numbers computed by study.py, titled with the model's name,
-and writes it as a PNG of FIGURE_PIXELS. matplotlib is imported when a figure is drawn, with
-the Agg backend (no screen). Legends sit outside the axes, so that they hide no data.
+and writes it as a PNG of FIGURE_PIXELS. matplotlib is imported when a figure is drawn, and
+draws with Agg, without pyplot (no screen, and a notebook's backend left alone). Legends sit
+outside the axes, so that they hide no data.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ __all__ = ["FIGURE_PIXELS", "component_norms", "dimensions_across_positions", "n
            "off_axis_note", "position_similarity", "similarity_maps", "token_types"]
 
 FIGURE_PIXELS = (960, 720)  # width, height of every PNG
+# Maps of P = 512 rows get fewer pixels than rows: averaged ("antialiased"), not one row in few
+# kept ("nearest"), whose sampling of the ripples a few positions long draws false stripes.
 DPI = 120
 LABELLED = 3  # off-axis values written out, at most: the largest
 MARKER_POINTS = 9  # size of the triangles marking values beyond the axis
@@ -22,27 +25,23 @@ MARKER_POINTS = 9  # size of the triangles marking values beyond the axis
 
 def new_figure(title: str, model: str, columns: int = 1, rows: int = 1,
                height_ratios: tuple[int, ...] | None = None):
-    """A figure of FIGURE_PIXELS with rows x columns axes, titled "model: title"."""
+    """A figure of FIGURE_PIXELS with rows x columns axes, titled "model: title". It is drawn by
+    Agg without pyplot: no window, and the backend of the caller (a notebook's) left alone."""
     try:
-        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError as e:
         raise ImportError("bertemb plot needs matplotlib: "
                           "pip install matplotlib (the [plot] extra)") from e
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    size = (FIGURE_PIXELS[0] / DPI, FIGURE_PIXELS[1] / DPI)
-    fig, axes = plt.subplots(rows, columns, figsize=size, dpi=DPI,
-                             gridspec_kw={"height_ratios": height_ratios})
+    fig = Figure(figsize=(FIGURE_PIXELS[0] / DPI, FIGURE_PIXELS[1] / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)  # becomes fig.canvas
+    axes = fig.subplots(rows, columns, gridspec_kw={"height_ratios": height_ratios})
     fig.suptitle(f"{model}: {title}" if model else title)
     return fig, axes
 
 
 def save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     fig.savefig(path, dpi=DPI)  # no bbox_inches="tight": every PNG is exactly FIGURE_PIXELS
-    plt.close(fig)
     return path
 
 
@@ -68,7 +67,7 @@ def position_similarity(similarity: np.ndarray, band: int, model: str, path: Pat
     how the rows are numbered, and for a table numbered from the padding (`first` > 0) the rows
     no real token takes are fenced off by dotted lines."""
     fig, ax = new_figure(f"cosine similarity of the {len(similarity)} position embeddings", model)
-    image = ax.imshow(similarity, cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
+    image = ax.imshow(similarity, cmap="viridis", vmin=-1, vmax=1, interpolation="antialiased")
     fence(ax, first)
     ax.set_xlabel("position j (row of the table)")
     ax.set_ylabel("position i (row of the table)")
@@ -97,7 +96,7 @@ def similarity_maps(maps: list[tuple[str, np.ndarray, int, int, float]], path: P
     fig.set_layout_engine("constrained")
     axes = np.atleast_1d(axes)
     for ax, (name, similarity, band, first, share) in zip(axes, maps):
-        image = ax.imshow(similarity, cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
+        image = ax.imshow(similarity, cmap="viridis", vmin=-1, vmax=1, interpolation="antialiased")
         fence(ax, first)
         unused = f"{rows_before(first)} unused, " if first else ""
         ax.set_title(f"{name}\n{len(similarity)} rows, {unused}first token at row {first}\n"

@@ -374,3 +374,52 @@ def test_study_tools_on_a_family_without_positions(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "modernbert: the sum is word" in printed
     assert "the outputs are identical here" in " ".join(printed.split())
+
+
+def test_readme_figure_texts_give_the_numbers_of_the_figures(minilm_dir, mpnet_dir):
+    """Every number the README says of its figures is the library's, on the real weights."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = " ".join(readme[readme.index("## Study tools"):
+                              readme.index("## Pointing at any checkpoint")].split())
+    minilm, mpnet = (be.AutoEmbeddings.from_pretrained(f) for f in (minilm_dir, mpnet_dir))
+    bert = study.learned_table(minilm)
+    near = bert["similarity_by_offset"]
+    far = int(np.argmin(near[:400]))
+    position = minilm.position_embeddings.weight
+    flat = int(np.argmax(position.var(axis=0)))
+    curves = study.dimension_curves(position, 4)
+    ids = be.Tokenizer.from_pretrained(minilm_dir).encode("We lived above the clouds")[0]
+    norms = study.component_norms(minilm, ids, np.zeros_like(ids))
+    types = study.token_type_contrast(minilm)
+    roberta_like = study.learned_table(mpnet)
+    centred = []
+    for emb, table in ((mpnet, roberta_like), (minilm, bert)):
+        rows = emb.position_embeddings.weight[table["first"]:].astype(np.float64)
+        centred.append(study.band_width(study.position_similarity(rows - rows.mean(0)))[1])
+    expected = [
+        f"next one is {near[1]:.2f} on average, and it falls below 0.5 only {bert['band_width']} "
+        "positions away",
+        f"climbs back to {near[6]:.2f} at 6 positions apart and {near[12]:.2f} at 12",
+        f"far apart ({far} positions) vectors are mildly opposed ({near[far]:.2f})",
+        f"dimension {flat} would come first: flat everywhere but at position 0, where it holds "
+        f"{position[0, flat]:.2f}",
+        "Position 0 still stands out in two of them ("
+        + " and ".join(f"{v:.2f}" for v in curves["off_axis_values"]) + ", marked on the edges)",
+        f"word rows carry most of the sum (norms {norms['word'].min():.2f} to "
+        f"{norms['word'].max():.2f})",
+        f"the position rows about {np.median(norms['position'][1:]):.2f} "
+        f"({norms['position'][0]:.2f} at position 0",
+        f"the token-type row {norms['token_type'][0]:.2f}",
+        f"norms of {norms['layer_norm'].min():.2f} to {norms['layer_norm'].max():.2f}",
+        f"({types['norm_a']:.2f} and {types['norm_b']:.2f} against "
+        f"{types['mean_position_norm']:.2f}), but differ from each other by only "
+        f"{types['difference_norm']:.2f}",
+        f"from the pad id + 1 = {roberta_like['first']}: rows 0 and 1 never hold a real token",
+        f"{roberta_like['mean_row_share']:.0%} of the squared length of its rows is one vector "
+        f"shared by all of them ({bert['mean_row_share']:.0%} in MiniLM)",
+        f"its band is {centred[0]} positions wide, against MiniLM's {centred[1]}",
+    ]
+    assert len(curves["off_axis_values"]) == 2 and not mpnet.position_embeddings.weight[1].any()
+    assert centred[1] == bert["band_width"]  # MiniLM's band: the same with or without its mean
+    for phrase in expected:
+        assert phrase in section, phrase
