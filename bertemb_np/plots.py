@@ -21,6 +21,8 @@ FIGURE_PIXELS = (960, 720)  # width, height of every PNG
 DPI = 120
 LABELLED = 3  # off-axis values written out, at most: the largest
 MARKER_POINTS = 9  # size of the triangles marking values beyond the axis
+TERM_COLOURS = {"word": "tab:blue", "token_type": "tab:orange", "position": "tab:green",
+                "sum": "tab:red"}  # the same in every model's component-norms figure
 
 
 def new_figure(title: str, model: str, columns: int = 1, rows: int = 1,
@@ -56,9 +58,8 @@ def numbering_note(first: int, pad: int | None = None) -> str:
     first token's row (study.first_token_row) and the pad id."""
     if first == 0:
         return "token i takes row i: row 0 is the first token's ([CLS]) in every input"
-    return (f"numbered from the padding: the first real token takes row pad + 1 = {first}; "
-            f"{rows_before(first)} never hold a real token"
-            + ("" if pad is None else f" (row {pad} holds every pad)"))
+    return (f"the first real token takes row pad + 1 = {first}; {rows_before(first)} never "
+            "hold a real token" + ("" if pad is None else f" (row {pad}: every pad)"))
 
 
 def position_similarity(similarity: np.ndarray, band: int, model: str, path: Path,
@@ -166,8 +167,9 @@ def dimensions_across_positions(position_weight: np.ndarray, curves: dict,
     ax.set_ylim(-limit, limit)
     ax.set_xlabel("position (row of the table)")
     ax.set_ylabel("value")
-    fig.subplots_adjust(bottom=0.22)
-    fig.legend(loc="lower center", ncol=4 if sinusoid is None else 2, fontsize=8, frameon=False)
+    fig.set_layout_engine("constrained")  # room below the axes for the legend, however long
+    fig.legend(loc="outside lower center", ncol=4 if sinusoid is None else 2, fontsize=8,
+               frameon=False)
     return save(fig, path)
 
 
@@ -182,7 +184,7 @@ def component_norms(tokens: list[str], norms: dict[str, np.ndarray], model: str,
     width = 0.8 / len(terms)
     for k, (name, values) in enumerate(terms.items()):
         terms_ax.bar(x + (k - (len(terms) - 1) / 2) * width, values, width,
-                     label=name.replace("_", " "))
+                     label=name.replace("_", " "), color=TERM_COLOURS[name])
     norm_ax.bar(x, norms["layer_norm"], 0.4, color="tab:purple")
     terms_ax.set_title("the terms and their sum", fontsize=9)
     norm_ax.set_title("after LayerNorm (its own scale)", fontsize=9)

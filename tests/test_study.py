@@ -237,7 +237,7 @@ def test_plot_on_real_mpnet_weights(mpnet_dir, tmp_path, capsys, drawn):
     title = drawn["s.png"]["axes_titles"][0]
     assert f"at d = {table['band_width']} (rows 2..513)" in title, title
     assert ("the first real token takes row pad + 1 = 2; rows 0 and 1 never hold a real token "
-            "(row 1 holds every pad)") in title, title
+            "(row 1: every pad)") in title, title
     curves = study.dimension_curves(position, 3, first=first)
     plots.dimensions_across_positions(position, curves, None, "mpnet", tmp_path / "d.png", first)
     assert "rows 0 and 1: never a real token's" in drawn["d.png"]["labels"]
