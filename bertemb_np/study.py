@@ -24,7 +24,7 @@ def position_similarity(position_weight: np.ndarray) -> np.ndarray:
     similarities are 0, not the 0 / 0 = nan that would spoil the figure and its numbers."""
     w = position_weight.astype(np.float64)
     norms = np.linalg.norm(w, axis=1, keepdims=True)  # [P, 1]
-    unit = np.divide(w, norms, out=np.zeros_like(w), where=norms > 0)  # [P, H], rows of length 1 or 0
+    unit = np.divide(w, norms, out=np.zeros_like(w), where=norms > 0)  # [P, H], of length 1 or 0
     return unit @ unit.T  # [P, P]
 
 

@@ -423,3 +423,11 @@ def test_readme_figure_texts_give_the_numbers_of_the_figures(minilm_dir, mpnet_d
     assert centred[1] == bert["band_width"]  # MiniLM's band: the same with or without its mean
     for phrase in expected:
         assert phrase in section, phrase
+
+
+def test_first_token_row_of_a_family_without_a_table_is_an_error():
+    emb = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-modernbert")
+    with pytest.raises(ValueError, match="modernbert has no position table: no first row"):
+        study.first_token_row(emb)
+    assert study.first_token_row(be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-roberta")) == 2
+    assert study.first_token_row(be.AutoEmbeddings.from_pretrained(TINY)) == 0
