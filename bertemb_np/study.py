@@ -12,9 +12,9 @@ import numpy as np
 from .functional import sinusoidal_positions
 from .modules import Embeddings
 
-__all__ = ["band_width", "component_norms", "dimension_curves", "position_similarity",
-           "sinusoids_to_compare", "terms", "token_type_contrast", "top_variance_dimensions",
-           "walk_through"]
+__all__ = ["band_width", "component_norms", "dimension_curves", "first_token_row",
+           "learned_table", "mean_row_share", "position_similarity", "sinusoids_to_compare",
+           "spread", "terms", "token_type_contrast", "top_spread_dimensions", "walk_through"]
 
 
 def position_similarity(position_weight: np.ndarray) -> np.ndarray:
@@ -24,39 +24,83 @@ def position_similarity(position_weight: np.ndarray) -> np.ndarray:
     similarities are 0, not the 0 / 0 = nan that would spoil the figure and its numbers."""
     w = position_weight.astype(np.float64)
     norms = np.linalg.norm(w, axis=1, keepdims=True)  # [P, 1]
-    unit = np.divide(w, norms, out=np.zeros_like(w), where=norms > 0)  # [P, H], rows of length 1 or 0
+    unit = np.divide(w, norms, out=np.zeros_like(w), where=norms > 0)  # [P, H], of length 1 or 0
     return unit @ unit.T  # [P, P]
 
 
-def band_width(similarity: np.ndarray, level: float = 0.5) -> tuple[np.ndarray, int]:
-    """(mean similarity of positions d apart, for d = 0..P-1; the first d where it drops below
-    `level`).
+def first_token_row(emb: Embeddings) -> int:
+    """The row of the position table that a sequence's first token takes, asked of the layer's
+    own rule: 0 for BERT; pad_token_id + 1 for RoBERTa and MPNet (2), whose rows 0 .. pad never
+    hold a real token (the pad row holds every pad, the rows below it nothing)."""
+    token = 1 if emb.config.pad_token_id == 0 else 0  # any id but the pad
+    position_ids = emb.check(np.array([[token]])).position_ids
+    if position_ids is None:
+        raise ValueError(f"{emb.config.model_type} has no position table: no first row")
+    return int(np.ravel(position_ids)[0])
+
+
+def band_width(similarity: np.ndarray, level: float = 0.5, first: int = 0
+               ) -> tuple[np.ndarray, int]:
+    """(mean similarity of positions d apart, for d = 0..P-first-1; the first d where it drops
+    below `level`), over the rows real tokens take (rows first.. of the table).
 
     The second number is how wide the bright band along the diagonal is.
     """
-    P = len(similarity)
-    by_offset = np.array([np.diagonal(similarity, d).mean() for d in range(P)])  # [P]
+    used = similarity[first:, first:]  # [P - first, P - first]
+    P = len(used)
+    by_offset = np.array([np.diagonal(used, d).mean() for d in range(P)])  # [P - first]
     below = np.flatnonzero(by_offset < level)
     return by_offset, int(below[0]) if below.size else P
 
 
-def top_variance_dimensions(position_weight: np.ndarray, k: int) -> np.ndarray:
-    """The k hidden dimensions whose values vary most across positions, most varying first."""
-    return np.argsort(position_weight.var(axis=0))[::-1][:k]
+def mean_row_share(position_weight: np.ndarray, first: int = 0) -> float:
+    """|mean row|^2 / mean |row|^2 over the rows real tokens take: how much of each row is one
+    vector shared by all positions (cosines near 1 everywhere when large), not position."""
+    rows = position_weight[first:].astype(np.float64)  # [P - first, E]
+    return float(np.sum(rows.mean(axis=0) ** 2) / np.mean(np.sum(rows ** 2, axis=1)))
 
 
-def dimension_curves(position_weight: np.ndarray, k: int) -> dict[str, np.ndarray | float]:
-    """The k most varying dimensions [P, H] -> the numbers of their plot: "top_dimensions" [k];
-    "dimension_limit", the y-axis half-height, 1.2 x the 99.5th percentile of their |values|,
-    so that a few outliers (BERT's position 0) do not flatten every curve; and the values beyond
-    it, largest first: "off_axis_positions", "off_axis_dimensions", "off_axis_values" [n]."""
-    dims = top_variance_dimensions(position_weight, k)
+def learned_table(emb: Embeddings) -> dict[str, np.ndarray | int | float]:
+    """The numbers of a learned position table's map: "similarity" [P, P], "first" (the first
+    token's row), "similarity_by_offset" [P - first] and "band_width" over the rows real tokens
+    take, and "mean_row_share"."""
+    first = first_token_row(emb)
+    similarity = position_similarity(emb.position_embeddings.weight)  # [P, P]
+    by_offset, band = band_width(similarity, first=first)
+    return {"similarity": similarity, "first": first, "similarity_by_offset": by_offset,
+            "band_width": band,
+            "mean_row_share": mean_row_share(emb.position_embeddings.weight, first)}
+
+
+def spread(position_weight: np.ndarray, first: int = 0) -> np.ndarray:
+    """How much each hidden dimension varies across the rows real tokens take: [P, H] -> [H],
+    the interquartile range (75th minus 25th percentile) of rows first..P-1. Robust: one
+    outlying row, such as BERT's position 0 ([CLS] in every input), cannot make a dimension
+    that is flat everywhere else look varying, as it does the variance."""
+    quartiles = np.percentile(position_weight[first:].astype(np.float64), [25, 75], axis=0)
+    return quartiles[1] - quartiles[0]  # [H]
+
+
+def top_spread_dimensions(position_weight: np.ndarray, k: int, first: int = 0) -> np.ndarray:
+    """The k hidden dimensions of largest spread across positions, largest first."""
+    return np.argsort(-spread(position_weight, first), kind="stable")[:k]
+
+
+def dimension_curves(position_weight: np.ndarray, k: int,
+                     first: int = 0) -> dict[str, np.ndarray | float]:
+    """The k dimensions of largest spread [P, H] -> the numbers of their plot: "top_dimensions"
+    [k] and their "spreads" [k]; "dimension_limit", the y-axis half-height, 1.2 x the 99.5th
+    percentile of their |values| on the rows real tokens take (from `first`), so that a few
+    outliers (BERT's position 0) do not flatten every curve; and every value beyond it, largest
+    first: "off_axis_positions", "off_axis_dimensions", "off_axis_values" [n]."""
+    dims = top_spread_dimensions(position_weight, k, first)
     values = position_weight[:, dims].astype(np.float64)  # [P, k]
-    limit = 1.2 * np.percentile(np.abs(values), 99.5)
+    limit = 1.2 * np.percentile(np.abs(values[first:]), 99.5)
     rows, columns = np.nonzero(np.abs(values) > limit)
     order = np.argsort(-np.abs(values[rows, columns]), kind="stable")
     rows, columns = rows[order], columns[order]
-    return {"top_dimensions": dims, "dimension_limit": float(limit), "off_axis_positions": rows,
+    return {"top_dimensions": dims, "spreads": spread(position_weight, first)[dims],
+            "dimension_limit": float(limit), "off_axis_positions": rows,
             "off_axis_dimensions": dims[columns], "off_axis_values": values[rows, columns]}
 
 

@@ -16,12 +16,24 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import bertemb_np as be
-from bertemb_np import plots
+from bertemb_np import plots, study
 from bertemb_np.cli import main
-from conftest import FIXTURES
+from conftest import FIXTURES, sha256
 
 TINY = FIXTURES / "tiny-model-eps5"  # V=61, H=24, P=20, T=3, with a small WordPiece tokenizer.json
 TEXT = "we lived above the clouds, the dog"
+MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"  # Hub's LFS id
+
+
+@pytest.fixture(scope="session")
+def mpnet_dir() -> Path:
+    """The real all-mpnet-base-v2 folder, its weights verified.
+    LEAD: replace by conftest's fixture (mpnet_folder) once merged; test_notebook.py imports
+    this one."""
+    folder = Path("/work/cache/all-mpnet-base-v2")
+    digest = sha256(folder / "model.safetensors")
+    assert digest == MPNET_SHA256, f"{folder}/model.safetensors has sha256 {digest}"
+    return folder
 
 
 def png_size(path) -> tuple[int, int]:
@@ -47,7 +59,11 @@ def test_plot_writes_four_pngs_whose_numbers_match_numpy(tmp_path, capsys):
         by_offset = [np.mean([direct[i, i + d] for i in range(20 - d)]) for d in range(20)]
         np.testing.assert_allclose(numbers["similarity_by_offset"], by_offset, atol=1e-12)
         assert numbers["band_width"] == next((d for d, s in enumerate(by_offset) if s < 0.5), 20)
-        assert list(numbers["top_dimensions"]) == list(np.argsort(-position.var(axis=0))[:3])
+        quartiles = np.percentile(position, [25, 75], axis=0)  # spread: interquartile range
+        spreads = quartiles[1] - quartiles[0]
+        assert list(numbers["top_dimensions"]) == list(np.argsort(-spreads, kind="stable")[:3])
+        np.testing.assert_allclose(numbers["spreads"], spreads[numbers["top_dimensions"]],
+                                   atol=1e-12)
         ids = be.Tokenizer.from_pretrained(TINY).encode(TEXT)[0]
         w = emb.word_embeddings.weight[ids]
         p = emb.position_embeddings.weight[: len(ids)]
@@ -101,7 +117,8 @@ def test_plot_mentions_sinusoids_only_when_it_draws_them(tmp_path, capsys):
 @pytest.fixture
 def drawn(monkeypatch) -> dict[str, dict]:
     """What each figure `bertemb plot` draws shows, by file name, read as it is saved: its title,
-    its legends' labels and boxes, its axes' boxes (in pixels)."""
+    its axes' titles, y scales and y limits, its legends' labels and boxes, its axes' boxes and
+    the centres of its off-axis triangles (in pixels)."""
     figures = {}
     save = plots.save
 
@@ -109,18 +126,24 @@ def drawn(monkeypatch) -> dict[str, dict]:
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        triangles = [line.get_transform().transform(line.get_xydata())[0]
+                     for ax in fig.axes for line in ax.get_lines() if line.get_marker() in "^v"]
         figures[Path(path).name] = {
             "title": fig.get_suptitle(),
+            "axes_titles": [ax.get_title() for ax in fig.axes],
+            "yscales": [ax.get_yscale() for ax in fig.axes],
+            "ylims": [ax.get_ylim() for ax in fig.axes],
             "labels": [text.get_text() for legend in legends for text in legend.get_texts()],
             "legend_boxes": [legend.get_window_extent(renderer) for legend in legends],
-            "axes_boxes": [ax.get_window_extent(renderer) for ax in fig.axes]}
+            "axes_boxes": [ax.get_window_extent(renderer) for ax in fig.axes],
+            "triangles": np.array(triangles).reshape(-1, 2)}
         return save(fig, path)
 
     monkeypatch.setattr(plots, "save", keep)
     return figures
 
 
-def test_the_readme_figures_name_the_model_show_position_0_and_keep_legends_off_the_data(
+def test_the_readme_figures_name_the_model_and_keep_legends_off_the_data(
         minilm_dir, tmp_path, capsys, drawn):
     """On the real MiniLM weights, as scripts/figures.sh draws them."""
     out = tmp_path / "figures"
@@ -139,8 +162,101 @@ def test_the_readme_figures_name_the_model_show_position_0_and_keep_legends_off_
     position = emb.position_embeddings.weight
     with np.load(out / "figures.npz") as numbers:
         assert_off_axis_reported(numbers, position, printed)
-        assert (numbers["off_axis_positions"][0], numbers["off_axis_dimensions"][0]) == (0, 99)
-    assert "dim 99 at position 0: 1.87" in printed
+        followed = numbers["top_dimensions"]
+    assert_every_triangle_visible(drawn["position_dimensions.png"]["triangles"])
+    # Dimension 99 has the largest variance, 0.0066, all from one value at position 0 (1.87,
+    # [CLS]'s row); elsewhere it is flat. The dimensions followed vary along the whole table:
+    # without row 0, each has a standard deviation at least twice dimension 99's.
+    flat = position[1:, 99].std()
+    assert all(position[1:, d].std() >= 2 * flat for d in followed), (followed, flat)
+
+
+def assert_every_triangle_visible(centres: np.ndarray) -> None:
+    """No off-axis triangle lies under another: their centres are a marker's width apart."""
+    width = plots.MARKER_POINTS * plots.DPI / 72  # pixels
+    gaps = [np.hypot(*(a - b)) for n, a in enumerate(centres) for b in centres[n + 1:]]
+    assert min(gaps, default=width) >= width - 0.5, (gaps, width)  # 0.5 pixel: rounding
+
+
+def test_values_beyond_the_axis_at_one_place_are_all_visible(tmp_path, drawn):
+    """Two followed dimensions with a large value at position 0, on the same side: the old
+    figure drew both triangles at one point, the second hidden under the first."""
+    position = np.random.default_rng(0).normal(size=(400, 4)) * [0.2, 0.2, 0.1, 0.1]  # [P, H]
+    position[0, :2] = [5.0, 4.0]
+    curves = study.dimension_curves(position, 2)
+    assert sorted(curves["top_dimensions"]) == [0, 1]
+    assert list(curves["off_axis_positions"]) == [0, 0]
+    plots.dimensions_across_positions(position, curves, None, "toy", tmp_path / "d.png")
+    assert len(drawn["d.png"]["triangles"]) == 2
+    assert_every_triangle_visible(drawn["d.png"]["triangles"])
+
+
+def test_top_dimensions_ignore_one_outlying_row():
+    """A dimension flat but for one row (BERT's position 0) does not count as varying."""
+    rng = np.random.default_rng(1)
+    position = np.column_stack([np.full(50, 0.03), np.sin(np.arange(50) / 5) * 0.05,
+                                rng.normal(size=50) * 0.001])  # [P, 3]
+    position[0, 0] = 1.9
+    assert position[:, 0].var() > position[:, 1].var()  # the variance would pick dimension 0
+    assert list(study.top_spread_dimensions(position, 2)) == [1, 2]
+
+
+def test_component_norms_compare_on_linear_axes_from_zero(minilm_dir, tmp_path, drawn):
+    """0.45 (position) beside 0.48 (type) beside 1.0 (word) must look like those numbers: bars
+    on linear axes from 0; the old figure's log axis started at 0.38."""
+    assert main(["plot", "--out", str(tmp_path), "--model", str(minilm_dir)]) == 0
+    figure = drawn["component_norms.png"]
+    assert figure["yscales"] == ["linear", "linear"], figure["yscales"]
+    assert [low for low, _ in figure["ylims"]] == [0, 0], figure["ylims"]
+    assert figure["axes_titles"] == ["the terms and their sum", "after LayerNorm (its own scale)"]
+
+
+def test_plot_on_real_mpnet_weights(mpnet_dir, tmp_path, capsys, drawn):
+    """MPNet numbers positions from the padding: its first token takes row pad + 1 = 2, and the
+    numbers of its maps are those of rows 2..513, the rows real tokens take."""
+    assert main(["plot", "--out", str(tmp_path), "--model", str(mpnet_dir), "--dims", "3"]) == 0
+    assert "token_types.png: skipped, this model has no token types" in capsys.readouterr().out
+    assert sorted(drawn) == ["component_norms.png", "position_dimensions.png",
+                             "position_similarity.png"]
+    emb = be.AutoEmbeddings.from_pretrained(mpnet_dir)
+    position = emb.position_embeddings.weight.astype(np.float64)  # [514, 768]
+    first = study.first_token_row(emb)
+    assert first == emb.config.pad_token_id + 1 == 2
+    table = study.learned_table(emb)
+    used = position[2:] / np.linalg.norm(position[2:], axis=1, keepdims=True)  # [512, 768]
+    direct = used @ used.T
+    by_offset = [np.diagonal(direct, d).mean() for d in range(512)]
+    np.testing.assert_allclose(table["similarity_by_offset"], by_offset, atol=1e-12)
+    assert table["band_width"] == next((d for d, s in enumerate(by_offset) if s < 0.5), 512)
+    share = np.sum(position[2:].mean(0) ** 2) / np.mean(np.sum(position[2:] ** 2, axis=1))
+    assert table["mean_row_share"] == pytest.approx(share, rel=1e-12)
+    assert not position[1].any()  # the pad row: zero, never trained
+
+    plots.position_similarity(table["similarity"], table["band_width"], "all-mpnet-base-v2",
+                              tmp_path / "s.png", first=first, pad=1)
+    title = drawn["s.png"]["axes_titles"][0]
+    assert f"at d = {table['band_width']} (rows 2..513)" in title, title
+    assert ("the first real token takes row pad + 1 = 2; rows 0 and 1 never hold a real token "
+            "(row 1: every pad)") in title, title
+    curves = study.dimension_curves(position, 3, first=first)
+    plots.dimensions_across_positions(position, curves, None, "mpnet", tmp_path / "d.png", first)
+    assert "rows 0 and 1: never a real token's" in drawn["d.png"]["labels"]
+
+
+def test_similarity_maps_side_by_side(minilm_dir, mpnet_dir, tmp_path, drawn):
+    """The README's figure: MiniLM's learned table beside MPNet's, titled with their numbers."""
+    maps = []
+    for name, folder in (("all-MiniLM-L6-v2", minilm_dir), ("all-mpnet-base-v2", mpnet_dir)):
+        t = study.learned_table(be.AutoEmbeddings.from_pretrained(folder))
+        maps.append((name, t["similarity"], t["band_width"], t["first"], t["mean_row_share"]))
+    path = plots.similarity_maps(maps, tmp_path / "maps.png")
+    assert png_size(path) == plots.FIGURE_PIXELS
+    titles = drawn["maps.png"]["axes_titles"]
+    assert titles[0].startswith("all-MiniLM-L6-v2\n512 rows, first token at row 0\n")
+    assert titles[1].startswith("all-mpnet-base-v2\n514 rows, rows 0 and 1 unused, "
+                                "first token at row 2\n")
+    for title, (*_, band, _, share) in zip(titles, maps):
+        assert f"from d = {band} apart" in title and f"holds {share:.0%} of" in title
 
 
 @pytest.mark.parametrize("args, message", [
@@ -258,3 +374,60 @@ def test_study_tools_on_a_family_without_positions(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "modernbert: the sum is word" in printed
     assert "the outputs are identical here" in " ".join(printed.split())
+
+
+def test_readme_figure_texts_give_the_numbers_of_the_figures(minilm_dir, mpnet_dir):
+    """Every number the README says of its figures is the library's, on the real weights."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = " ".join(readme[readme.index("## Study tools"):
+                              readme.index("## Pointing at any checkpoint")].split())
+    minilm, mpnet = (be.AutoEmbeddings.from_pretrained(f) for f in (minilm_dir, mpnet_dir))
+    bert = study.learned_table(minilm)
+    near = bert["similarity_by_offset"]
+    far = int(np.argmin(near[:400]))
+    position = minilm.position_embeddings.weight
+    flat = int(np.argmax(position.var(axis=0)))
+    curves = study.dimension_curves(position, 4)
+    ids = be.Tokenizer.from_pretrained(minilm_dir).encode("We lived above the clouds")[0]
+    norms = study.component_norms(minilm, ids, np.zeros_like(ids))
+    types = study.token_type_contrast(minilm)
+    roberta_like = study.learned_table(mpnet)
+    centred = []
+    for emb, table in ((mpnet, roberta_like), (minilm, bert)):
+        rows = emb.position_embeddings.weight[table["first"]:].astype(np.float64)
+        centred.append(study.band_width(study.position_similarity(rows - rows.mean(0)))[1])
+    expected = [
+        f"next one is {near[1]:.2f} on average, and it falls below 0.5 only {bert['band_width']} "
+        "positions away",
+        f"climbs back to {near[6]:.2f} at 6 positions apart and {near[12]:.2f} at 12",
+        f"far apart ({far} positions) vectors are mildly opposed ({near[far]:.2f})",
+        f"dimension {flat} would come first: flat everywhere but at position 0, where it holds "
+        f"{position[0, flat]:.2f}",
+        "Position 0 still stands out in two of them ("
+        + " and ".join(f"{v:.2f}" for v in curves["off_axis_values"]) + ", marked on the edges)",
+        f"word rows carry most of the sum (norms {norms['word'].min():.2f} to "
+        f"{norms['word'].max():.2f})",
+        f"the position rows about {np.median(norms['position'][1:]):.2f} "
+        f"({norms['position'][0]:.2f} at position 0",
+        f"the token-type row {norms['token_type'][0]:.2f}",
+        f"norms of {norms['layer_norm'].min():.2f} to {norms['layer_norm'].max():.2f}",
+        f"({types['norm_a']:.2f} and {types['norm_b']:.2f} against "
+        f"{types['mean_position_norm']:.2f}), but differ from each other by only "
+        f"{types['difference_norm']:.2f}",
+        f"from the pad id + 1 = {roberta_like['first']}: rows 0 and 1 never hold a real token",
+        f"{roberta_like['mean_row_share']:.0%} of the squared length of its rows is one vector "
+        f"shared by all of them ({bert['mean_row_share']:.0%} in MiniLM)",
+        f"its band is {centred[0]} positions wide, against MiniLM's {centred[1]}",
+    ]
+    assert len(curves["off_axis_values"]) == 2 and not mpnet.position_embeddings.weight[1].any()
+    assert centred[1] == bert["band_width"]  # MiniLM's band: the same with or without its mean
+    for phrase in expected:
+        assert phrase in section, phrase
+
+
+def test_first_token_row_of_a_family_without_a_table_is_an_error():
+    emb = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-modernbert")
+    with pytest.raises(ValueError, match="modernbert has no position table: no first row"):
+        study.first_token_row(emb)
+    assert study.first_token_row(be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-roberta")) == 2
+    assert study.first_token_row(be.AutoEmbeddings.from_pretrained(TINY)) == 0
