@@ -14,8 +14,6 @@ import pytest
 from ipykernel.kernelspec import write_kernel_spec
 from nbclient import NotebookClient
 
-from test_study import mpnet_dir  # noqa: F401  (a fixture: the real all-mpnet-base-v2 folder)
-
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 NOTEBOOK = SCRIPTS / "position_embeddings.ipynb"
 TOUR = SCRIPTS / "positions_across_family.ipynb"

@@ -18,22 +18,10 @@ from safetensors.numpy import load_file, save_file
 import bertemb_np as be
 from bertemb_np import plots, study
 from bertemb_np.cli import main
-from conftest import FIXTURES, sha256
+from conftest import FIXTURES
 
 TINY = FIXTURES / "tiny-model-eps5"  # V=61, H=24, P=20, T=3, with a small WordPiece tokenizer.json
 TEXT = "we lived above the clouds, the dog"
-MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"  # Hub's LFS id
-
-
-@pytest.fixture(scope="session")
-def mpnet_dir() -> Path:
-    """The real all-mpnet-base-v2 folder, its weights verified.
-    LEAD: replace by conftest's fixture (mpnet_folder) once merged; test_notebook.py imports
-    this one."""
-    folder = Path("/work/cache/all-mpnet-base-v2")
-    digest = sha256(folder / "model.safetensors")
-    assert digest == MPNET_SHA256, f"{folder}/model.safetensors has sha256 {digest}"
-    return folder
 
 
 def png_size(path) -> tuple[int, int]:
