@@ -18,7 +18,7 @@ import numpy as np
 
 from .specs import FamilySpec, spec_for_config, spec_for_model_type
 
-__all__ = ["DEFAULT", "BertConfig", "EmbeddingConfig", "integer_at_least", "is_number"]
+__all__ = ["BertConfig", "EmbeddingConfig", "integer_at_least", "is_number"]
 
 
 def is_number(value) -> bool:
@@ -98,7 +98,7 @@ class EmbeddingConfig:
                              f"got {self.E!r}")
         if self.type_vocab_size == 0 and spec.token_types and not spec.type_table_optional:
             raise ValueError(f"config field type_vocab_size 0 leaves {spec.class_name} no token "
-                             "type to look up: its forward adds a type's row to every token (use 1)")
+                             "type to look up: its forward adds one to every token (use 1)")
         eps = self.layer_norm_eps
         if not is_number(eps) or not 0 <= eps < math.inf:
             raise ValueError(f"config field layer_norm_eps must be a finite number >= 0, "
@@ -194,20 +194,17 @@ class EmbeddingConfig:
 
     @staticmethod
     def spell(message: str, model_type: str, spelled: dict[str, str]) -> str:
-        """An error message about fields, in config.json's names, noting the defaults in it."""
-        defaults = []
-        for name in EmbeddingConfig.__dataclass_fields__:
+        """An error message about fields, in config.json's names, saying which values in it were
+        not config.json's: the model type's defaults, or values its code fixes."""
+        fields, notes = spec_for_model_type(model_type).fields[model_type], []
+        for name, field in fields.items():
             said = re.compile(rf"(?<![\w]){name}(?=[= ])")
-            if not said.search(message) or name == "model_type":
-                continue
             if name in spelled:
                 message = said.sub(spelled[name], message)
             elif re.search(rf"(?<![\w]){name}=", message):
-                defaults.append(name)
-        if defaults:
-            message += (f" (config.json has no {' or '.join(defaults)}: that is model_type "
-                        f"{model_type!r}'s default)")
-        return message
+                notes.append(f"model_type {model_type!r} fixes {name}" if not field.names else
+                             f"config.json has no {name}: model_type {model_type!r}'s default")
+        return message + "".join(f" ({note})" for note in notes)
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each weight of the layer (projection for the encoder excepted), by our name."""
