@@ -338,7 +338,10 @@ def spec_for_config(data: dict, where: str = "config.json") -> tuple[FamilySpec,
         if not isinstance(data["model_type"], str):
             raise TypeError(f"{where}: model_type must be a string, got {data['model_type']!r}")
         return spec_for_model_type(data["model_type"], where), data["model_type"]
-    if isinstance(data.get("architectures"), list):
-        model_type = model_type_for_architectures(data["architectures"], where)
-        return REGISTRY[model_type], model_type
-    raise ValueError(f"{where} has neither model_type nor architectures: cannot tell the model")
+    if "architectures" not in data:
+        raise ValueError(f"{where} has neither model_type nor architectures: cannot tell the model")
+    if not isinstance(data["architectures"], list):
+        raise TypeError(f"{where}: architectures must be a list of class names, "
+                        f"got {data['architectures']!r}")
+    model_type = model_type_for_architectures(data["architectures"], where)
+    return REGISTRY[model_type], model_type

@@ -200,6 +200,7 @@ def test_architectures_guess_the_model_types_own_defaults():
     assert heads.model_type == "bert"  # names of one model type, and one of no model we know
 
 
-def test_architectures_must_be_class_names():
+@pytest.mark.parametrize("architectures", [["BertModel", 3], "BertModel", None])
+def test_architectures_must_be_class_names(architectures):
     with pytest.raises(TypeError, match="architectures must be a list of class names"):
-        be.EmbeddingConfig.from_dict({"architectures": ["BertModel", 3]})
+        be.EmbeddingConfig.from_dict({"architectures": architectures})
