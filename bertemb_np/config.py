@@ -7,7 +7,6 @@ what transformers assumes when it is missing; a real file's values always win.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
