@@ -204,3 +204,11 @@ def test_architectures_guess_the_model_types_own_defaults():
 def test_architectures_must_be_class_names(architectures):
     with pytest.raises(TypeError, match="architectures must be a list of class names"):
         be.EmbeddingConfig.from_dict({"architectures": architectures})
+
+
+@pytest.mark.parametrize("architecture, model_type", [
+    ("NewModel", "new"), ("NewForMaskedLM", "new"),  # gte-*-v1.5's remote code
+    ("JinaBertForMaskedLM", "bert"), ("XLMRobertaLoRA", "xlm-roberta"),
+    ("DebertaV2ForMaskedLM", "deberta-v2"), ("DebertaForMaskedLM", "deberta")])
+def test_remote_code_architectures_are_routed_by_their_longest_prefix(architecture, model_type):
+    assert be.EmbeddingConfig.from_dict({"architectures": [architecture]}).model_type == model_type
