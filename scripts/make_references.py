@@ -21,6 +21,9 @@ tests/fixtures/ (committed):
   transformers' tokenizer output for those models;
 - references/position_rules.npz, layer_norm_edges.npz: transformers' position-id rules and
   DistilBERT's sinusoidal table; PyTorch's LayerNorm on rows where rounding matters;
+- references/config_defaults.json: each model type's config class, as the embeddings module
+  transformers builds from config.json has it (defaults, aliases, unusable edges), and the
+  architectures that start like a family's (`--config-table` writes only this one);
 - references/manifest.json: the format version, the versions of torch, transformers and
   numpy, the checkpoint hashes, each model's layout and cases, and the command that made them.
 
@@ -899,14 +902,167 @@ def make_layer_norm_edges() -> dict:
     return {"torch_max_abs_error_vs_exact_float64": off}
 
 
+# --- the config table: each family's config class, as transformers 5.24 reads config.json ---------
+
+CONFIG_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "data2vec-text", "distilbert",
+                "mpnet", "albert", "electra", "deberta", "deberta-v2", "modernbert", "nomic_bert",
+                "gte", "new")
+GTE_REMOTE_TYPE = "new"  # gte-*-v1.5's remote-code model_type: transformers loads it as GteConfig
+# a value for each config.json name tried (different from every family's default, but for
+# position_embedding_type): transformers' names of the values the embedding layer uses, the
+# aliases of the config classes' attribute_map, and the other names real files spell them with
+CONFIG_VALUES = {"vocab_size": 40, "hidden_size": 24, "dim": 16, "n_embd": 20, "embedding_size": 12,
+                 "max_position_embeddings": 30, "n_positions": 26, "type_vocab_size": 3,
+                 "layer_norm_eps": 1e-6, "norm_eps": 1e-4, "layer_norm_epsilon": 1e-3,
+                 "pad_token_id": 5, "hidden_dropout_prob": 0.25, "dropout": 0.3,
+                 "embedding_dropout": 0.35, "embd_pdrop": 0.4, "norm_bias": True,
+                 "position_biased_input": False, "sinusoidal_pos_embds": True,
+                 "position_embedding_type": "absolute"}  # real files' value (5.24 never reads it)
+USABLE_BASE = {"vocab_size": 10, "hidden_size": 8, "pad_token_id": 1}  # small, and pad < V for all
+USABLE_CASES = [  # on top of USABLE_BASE: does the layer built from it embed a token at all?
+    {}, {"type_vocab_size": 0}, {"type_vocab_size": 1}, {"max_position_embeddings": 1},
+    {"max_position_embeddings": 2}, {"max_position_embeddings": 3},
+    *({"pad_token_id": 8, "max_position_embeddings": P} for P in (8, 9, 10)),
+    {"pad_token_id": 10}, {"pad_token_id": None}, {"vocab_size": 0},
+    {"hidden_dropout_prob": 1.5}, {"dropout": 1.5}, {"embedding_dropout": 1.5},
+    {"embedding_size": None}, {"type_vocab_size": None}, {"layer_norm_eps": None},
+    {"norm_eps": None},
+]
+
+
+def config_class(model_type: str) -> type:
+    return transformers.CONFIG_MAPPING["gte" if model_type == GTE_REMOTE_TYPE else model_type]
+
+
+def load_config(model_type: str, data: dict):
+    """transformers' config class loading a config.json of this content, as from_pretrained does."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "config.json").write_text(json.dumps({"model_type": model_type, **data}))
+        return config_class(model_type).from_pretrained(folder)
+
+
+def embedding_values(config, embeddings_class: type) -> dict:
+    """What the family's embeddings module built from `config` has: the values our config holds."""
+    with torch.device("meta"):  # shapes without memory: deberta-v2's defaults are 128100 x 1536
+        embeddings = embeddings_class(config)
+    word = embeddings.get_submodule("tok_embeddings" if hasattr(embeddings, "tok_embeddings")
+                                    else "word_embeddings")
+    norm = next(m for m in embeddings.modules() if isinstance(m, (nn.LayerNorm, DebertaLayerNorm)))
+    dropout = next(m for m in embeddings.modules() if isinstance(m, nn.Dropout))
+    positions = getattr(embeddings, "position_embeddings", None)
+    types = getattr(embeddings, "token_type_embeddings", None)
+    # a sin/cos position table: _init_weights writes it, where the modeling file reads the flag
+    modeling = inspect.getsource(sys.modules[embeddings_class.__module__])
+    sinusoidal = "sinusoidal_pos_embds" in modeling and bool(getattr(config, "sinusoidal_pos_embds",
+                                                                         False))
+    return {"vocab_size": word.num_embeddings, "hidden_size": config.hidden_size,
+            "E": word.embedding_dim,
+            "max_position_embeddings": positions.num_embeddings if positions is not None
+            else config.max_position_embeddings,
+            "position_table": positions is not None,
+            "type_vocab_size": types.num_embeddings if types is not None else 0,
+            "layer_norm_eps": norm.eps if isinstance(norm, nn.LayerNorm) else norm.variance_epsilon,
+            "layer_norm_bias": norm.bias is not None, "pad_token_id": word.padding_idx,
+            "hidden_dropout_prob": dropout.p,
+            "sinusoidal_pos_embds": sinusoidal}
+
+
+def outcome(run: Callable[[], object]) -> dict:
+    """{"value": what run returns} or {"error": the exception transformers or torch raised}."""
+    try:
+        return {"value": run()}
+    except Exception as e:  # noqa: BLE001 (any refusal is the answer recorded)
+        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+
+
+def embeds_a_token(model_type: str, data: dict, embeddings_class: type) -> list[int]:
+    """Build the layer from this config.json (on CPU); embed one non-pad token with its defaults."""
+    config = load_config(model_type, data)
+    embeddings = embeddings_class(config).eval()
+    token = 3 if config.pad_token_id == 2 else 2
+    return list(embeddings(input_ids=torch.tensor([[token]])).shape)
+
+
+def make_config_table() -> dict:
+    """references/config_defaults.json: for each model_type, its transformers 5.24 config class,
+    what the embeddings module built from the class's defaults has (vocab_size, widths, tables,
+    eps, pad row, dropout), the same for config.json files that set one name (or two names of one
+    value, in both orders), whether a small layer embeds a token under configs at the edges, and
+    each architecture class of transformers' model mappings whose name starts like a family's."""
+    from bertemb_np import specs
+
+    table, spec_names = {}, set()
+    for spec in specs.FAMILIES:
+        for model_type in spec.model_types:
+            for field in spec.fields[model_type].values():
+                spec_names.update(field.names + field.remote)
+    keys = sorted(set(CONFIG_VALUES) | spec_names)
+    missing = [key for key in keys if key not in CONFIG_VALUES]
+    assert not missing, f"add a value for {missing} to CONFIG_VALUES"
+    for model_type in CONFIG_TYPES:
+        cls = config_class(model_type)
+        with torch.device("meta"):
+            embeddings_class = type(transformers.AutoModel.from_config(cls()).embeddings)
+        single = {key: outcome(lambda key=key: embedding_values(
+            load_config(model_type, {key: CONFIG_VALUES[key]}), embeddings_class)) for key in keys}
+        defaults = embedding_values(load_config(model_type, {}), embeddings_class)
+        changes = {key: {f for f, v in case.get("value", {}).items() if v != defaults[f]}
+                   for key, case in single.items()}
+        pairs = {tuple(sorted((a, b))) for a in keys for b in keys
+                 if a < b and changes[a] & changes[b]}  # two names of one value
+        pairs |= {tuple(sorted(pair)) for pair in cls.attribute_map.items()
+                  if set(pair) <= set(keys)}
+        pairs |= {tuple(sorted((a, b))) for spec in specs.FAMILIES if model_type in spec.model_types
+                  for field in spec.fields[model_type].values()
+                  for a in field.names + field.remote for b in field.names + field.remote if a < b}
+        cases = [{"config": {key: CONFIG_VALUES[key]}, **single[key]} for key in keys]
+        for a, b in sorted(pairs):
+            for first, second in ((a, b), (b, a)):
+                data = {first: CONFIG_VALUES[first], second: CONFIG_VALUES[second]}
+                cases.append({"config": data, **outcome(lambda data=data: embedding_values(
+                    load_config(model_type, data), embeddings_class))})
+        usable = [{"config": {**USABLE_BASE, **case}, **outcome(lambda case=case: embeds_a_token(
+            model_type, {**USABLE_BASE, **case}, embeddings_class))} for case in USABLE_CASES]
+        table[model_type] = {"config_class": cls.__name__, "attribute_map": dict(cls.attribute_map),
+                             "embeddings_class": embeddings_class.__module__ + "."
+                             + embeddings_class.__name__,
+                             "defaults": defaults, "cases": cases, "usable": usable}
+    architectures = {}
+    from transformers.models.auto import modeling_auto
+    prefixes = sorted({prefix for spec in specs.FAMILIES for prefix in spec.architectures}
+                      | set(specs.NEAR_FAMILY))
+    for attribute in dir(modeling_auto):
+        mapping = getattr(modeling_auto, attribute)
+        if attribute.endswith("_MAPPING_NAMES") and isinstance(mapping, dict):
+            for model_type, names in mapping.items():
+                for name in names if isinstance(names, (list, tuple)) else [names]:
+                    if name.startswith(tuple(prefixes)) and not name.endswith("Config"):
+                        architectures[name] = model_type
+    result = {"made_by": "python scripts/make_references.py --config-table",
+              "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+              "values_tried": CONFIG_VALUES, "model_types": table,
+              "architecture_prefixes": prefixes,
+              "architectures": dict(sorted(architectures.items()))}
+    path = FIXTURES / "references" / "config_defaults.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return {"model_types": len(table), "cases": sum(len(t["cases"]) for t in table.values()),
+            "architectures": len(architectures)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mpnet", action="store_true",
                         help=f"only the {MPNET} references (its manifest entry is replaced)")
+    parser.add_argument("--config-table", action="store_true",
+                        help="only write references/config_defaults.json (make_config_table)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # deterministic reductions
     transformers.logging.set_verbosity_error()  # no load reports for the tables left out on purpose
     transformers.logging.disable_progress_bar()
+    if args.config_table:
+        print(make_config_table())
+        return
     references = FIXTURES / "references"
     if args.mpnet:
         manifest = json.loads((references / "manifest.json").read_text())
@@ -930,6 +1086,7 @@ def main() -> None:
         "format_version": FORMAT_VERSION,
         "position_rules": make_position_rules(),
         "layer_norm_edges": make_layer_norm_edges(),
+        "config_table": make_config_table(),
         "made_by": "python scripts/make_references.py",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},
