@@ -25,6 +25,7 @@ import numpy as np
 from .version import __version__
 from .checks import max_tokens
 from .modules import AutoEmbeddings, Embeddings
+from .sources import HubUnreachable
 from .tokenizer import Tokenizer
 
 __all__ = ["main", "format_array"]
@@ -305,14 +306,17 @@ def installed_minilm() -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def without_the_hub() -> str:
-    """What to do when the Hub cannot be reached: use a local folder, such as MiniLM's."""
+def without_the_hub(error: BaseException) -> str:
+    """What to do when the Hub cannot be reached: use a local folder, such as MiniLM's (a
+    HubUnreachable error names the ways forward itself: then only MiniLM's folder is added)."""
     from huggingface_hub import constants
 
     minilm = installed_minilm()
+    example = f"the installed all-MiniLM-L6-v2: --model {minilm}" if minilm else ""
+    if isinstance(error, HubUnreachable):
+        return f", such as {example}" if minilm else ""
     return (f"; to work without the Hub ({constants.ENDPOINT}), pass --model DIR, a local model "
-            f"folder" + (f", such as the installed all-MiniLM-L6-v2: --model {minilm}"
-                         if minilm else ""))
+            f"folder" + (f", such as {example}" if minilm else ""))
 
 
 def hub_unreachable(error: BaseException | None) -> bool:
@@ -322,7 +326,8 @@ def hub_unreachable(error: BaseException | None) -> bool:
     from huggingface_hub.utils import httpx
 
     while error is not None:
-        if isinstance(error, (httpx.TransportError, LocalEntryNotFoundError, OfflineModeIsEnabled)):
+        if isinstance(error, (HubUnreachable, httpx.TransportError, LocalEntryNotFoundError,
+                              OfflineModeIsEnabled)):
             return True
         error = error.__cause__ or error.__context__
     return False
@@ -349,7 +354,7 @@ def error_line(error: Exception) -> str:
     elif isinstance(error, (httpx.HTTPError, httpx.InvalidURL)):
         message = f"{name}: {message}"
     if hub_unreachable(error):
-        message = message.rstrip(".") + without_the_hub()
+        message = message.rstrip(".") + without_the_hub(error)
     return f"bertemb: error: {message}"
 
 

@@ -276,9 +276,13 @@ def test_bad_config(tmp_path, change, message):
     assert "config.json" in str(error.value)
 
 
-def test_revision_with_a_local_folder_is_refused():
-    with pytest.raises(ValueError, match="revision"):
-        be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5", revision="main")
+def test_revision_with_a_local_folder_is_ignored_as_transformers_ignores_it():
+    """transformers 5.24 (utils/hub.py, cached_files) reads a local folder whatever the revision:
+    AutoModel.from_pretrained(folder, revision="no-such-branch") loads it."""
+    folder = FIXTURES / "tiny-model-eps5"
+    emb = be.BertEmbeddings.from_pretrained(folder, revision="no-such-branch")
+    np.testing.assert_array_equal(emb.word_embeddings.weight,
+                                  be.BertEmbeddings.from_pretrained(folder).word_embeddings.weight)
 
 
 # --- the Hub path, through a real huggingface_hub cache and HF_HUB_OFFLINE ------------------------
