@@ -270,8 +270,10 @@ def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
             where_is[name] = i
     where = paths[0] if len(paths) == 1 else f"{len(paths)} shards"
     found = find_checkpoint_names(set(where_is), names, where, optional)
-    for ours, name in found.items():
-        weight_entry(headers[where_is[name]], name, shapes[ours], paths[where_is[name]])
+    dtypes = {weight_entry(headers[where_is[name]], name, shapes[ours], paths[where_is[name]])
+              ["dtype"] for ours, name in found.items()}
+    if "BF16" in dtypes:  # safe_open returns BF16 tensors as ml_dtypes' bfloat16, which
+        import ml_dtypes  # noqa: F401  NumPy lacks; a 0.5 s import, so only when one is read
     tensors = {}
     for i in sorted({where_is[name] for name in found.values()}):
         with open_safetensors(paths[i]) as f:
@@ -309,8 +311,6 @@ def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> d
 def open_safetensors(path: Path):
     """safe_open(path) for NumPy, its errors (SafetensorError) raised as ValueError naming the
     file."""
-    import ml_dtypes  # noqa: F401  NumPy's bfloat16, which BF16 tensors come as (5 ms: only here)
-
     try:
         with safe_open(path, framework="numpy", backend=BACKEND) as f:
             yield f

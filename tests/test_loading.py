@@ -363,6 +363,20 @@ assert "torch" not in sys.modules and "transformers" not in sys.modules
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("name, imported", [("tiny-pretraining", False), ("tiny-fp16", False),
+                                            ("tiny-bf16", True)])
+def test_ml_dtypes_is_imported_only_to_read_bfloat16(name, imported):
+    """ml_dtypes 0.7 takes about half a second to import: a float32 or float16 load does not
+    pay it (issue 15); a bfloat16 one does, as NumPy has no bfloat16 of its own."""
+    result = subprocess.run([sys.executable, "-c", f"""
+import sys, bertemb_np as be
+be.BertEmbeddings.from_pretrained({str(FIXTURES / name)!r})
+print("ml_dtypes" in sys.modules)
+"""], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(imported), f"ml_dtypes imported: {result.stdout.strip()}"
+
+
 @pytest.mark.parametrize("name, stored", [("tiny-pretraining", "F32"), ("tiny-fp16", "F16"), ("tiny-bf16", "BF16"),
                                           ("tiny-f64", "F64")])
 def test_every_float_dtype_loads(name, stored):
