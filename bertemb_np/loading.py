@@ -29,7 +29,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
 
 from . import hub
 from .config import EmbeddingConfig
@@ -311,6 +310,8 @@ def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> d
 def open_safetensors(path: Path):
     """safe_open(path) for NumPy, its errors (SafetensorError) raised as ValueError naming the
     file."""
+    from safetensors import SafetensorError, safe_open  # imported when a file is read
+
     try:
         with safe_open(path, framework="numpy", backend=BACKEND) as f:
             yield f

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
@@ -69,7 +70,7 @@ def test_only_the_five_embedding_tensors_are_read(monkeypatch):
             yield Recording(f)
 
     monkeypatch.setattr(loading, "open", lambda path, mode: CountingFile(path, "r"), raising=False)
-    monkeypatch.setattr(loading, "safe_open", recording_safe_open)
+    monkeypatch.setattr(safetensors, "safe_open", recording_safe_open)  # imported when used
     for name in ("tiny-pretraining", "tiny-model-eps5"):
         requested.clear()
         read_bytes.clear()
