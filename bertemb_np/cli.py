@@ -113,14 +113,32 @@ def load(args) -> tuple[Tokenizer, Embeddings]:
     return Tokenizer.from_pretrained(args.model, revision=args.revision), emb
 
 
+def check_texts(args) -> None:
+    """The text (and pair) must be sentences: not empty, and valid UTF-8. Python gives each
+    byte of the command line that is not UTF-8 as a lone surrogate (U+DC80 + the byte), which
+    the tokenizer would refuse with a message about its input types."""
+    for name in ("text", "pair"):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not value.strip():
+            raise ValueError(f"the {name} is empty: give a sentence to embed")
+        bad = next((i for i, c in enumerate(value) if 0xD800 <= ord(c) <= 0xDFFF), None)
+        if bad is None:
+            continue
+        if not 0xDC80 <= ord(value[bad]) <= 0xDCFF:
+            raise ValueError(f"the {name} holds U+{ord(value[bad]):04X}, a lone surrogate, "
+                             "which is not text")
+        where = len(value[:bad].encode("utf-8", "surrogateescape"))
+        raise ValueError(f"the {name} is not valid UTF-8: its byte {where} is "
+                         f"0x{ord(value[bad]) - 0xDC00:02x}")
+
+
 def encode(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None,
            truncate: bool) -> dict[str, np.ndarray]:
     """The tokenizer's arrays [1, L] of one text (or pair), cut to max_tokens if `truncate`.
-    An empty sentence is an error, and so is a text too long without `truncate`: said here
-    in the command's terms, rather than by the layer in its own."""
-    for name, value in (("text", text), ("pair", pair)):
-        if value is not None and not value.strip():
-            raise ValueError(f"the {name} is empty: give a sentence to embed")
+    A text too long without `truncate` is an error, said here in the command's terms, rather
+    than by the layer in its own."""
     limit = max_tokens(emb.config)
     if truncate and limit is not None:
         return tok(text, pair, truncation=True, max_length=limit)
@@ -141,12 +159,30 @@ def encode_one(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None, tru
 
 
 def npy_path(out: str) -> Path:
-    """The file np.save writes for `out` (it appends .npy to a name without it); a folder is
-    refused, where np.save would write a file beside it, named after it."""
+    """The file np.save writes for `out` (it appends .npy to a name without it), checked before
+    any work: a folder is refused, where np.save would write a file beside it, named after it;
+    and so is a file in a folder that does not exist."""
     if Path(out).is_dir():
         raise IsADirectoryError(f"--out {out} is a folder: give a file name, "
                                 f"such as {Path(out) / 'x.npy'}")
-    return Path(out if out.endswith(".npy") else out + ".npy")
+    path = Path(out if out.endswith(".npy") else out + ".npy")
+    if not path.parent.exists():
+        raise FileNotFoundError(f"--out {out}: the folder {path.parent} does not exist")
+    if not path.parent.is_dir():
+        raise NotADirectoryError(f"--out {out}: {path.parent} is a file, not a folder")
+    return path
+
+
+def figures_folder(out: str) -> Path:
+    """plot's --out, checked before any work: a folder, or a path where one can be made."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"--out {out} is a file: plot writes its PNG files (and "
+                              "figures.npz) into a folder; give a folder's name")
+    above = next(parent for parent in path.parents if parent.exists())
+    if not above.is_dir():
+        raise NotADirectoryError(f"--out {out}: {above} is a file, not a folder")
+    return path
 
 
 def run_embed(args) -> None:
@@ -166,11 +202,11 @@ def run_embed(args) -> None:
 def run_plot(args) -> None:
     from . import plots, study
 
+    out = figures_folder(args.out)  # refused before any loading
     tok, emb = load(args)
     if emb.position_embeddings is not None:
         check_dims(args.dims, emb.position_embeddings.weight.shape[1])
     tokens, ids, types = encode_one(tok, emb, args.text, None, args.truncate)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = f"{args.name or Path(args.model).resolve().name} ({emb.config.model_type})"
     norms = study.component_norms(emb, ids, types)
@@ -275,18 +311,23 @@ def run_explain(args) -> None:
         print(f"  {name:<28} {shape}")
     print(f"\nemb(ids) vs LayerNorm(the sum) by hand: "
           f"max |diff| = {walk['max_abs_diff_module_vs_by_hand']:.2g}")
+    position_ids = [r["position"] for r in walk["tokens"]]  # the table's pos column
     for r in walk["repeats"]:
-        print("\n" + textwrap.fill(why_repeats_differ(r, "position" in walk["terms"]), 80))
+        print("\n" + textwrap.fill(why_repeats_differ(r, "position" in walk["terms"],
+                                                       position_ids), 80))
 
 
-def why_repeats_differ(repeat: dict, positions: bool) -> str:
+def why_repeats_differ(repeat: dict, positions: bool, position_ids: list[int | None]) -> str:
     """Why a token found more than once comes out of this layer different, or the same: its word
     row is the same each time, its position row (if the family has `positions`) never is, and
-    its token type row only where the type differs (the two [SEP] of a pair)."""
+    its token type row only where the type differs (the two [SEP] of a pair). Where it is: by
+    the position ids the table shows (RoBERTa's start at pad_token_id + 1), else, for a family
+    without them, by the tokens' indices."""
     typed = len(set(repeat["types"])) > 1
     rows = ((["position row"] if positions else [])
             + (["token type row where the type differs"] if typed else []))
-    where = f"positions {repeat['positions']}"
+    ids = [position_ids[i] for i in repeat["positions"]]  # repeat["positions"]: token indices
+    where = (f"token indices {repeat['positions']}" if None in ids else f"positions {ids}")
     if typed:
         where += f", token types {repeat['types']}"
     why = (f"but a different {' and a different '.join(rows)}, so the outputs differ (cosine down "
@@ -361,6 +402,7 @@ def error_line(error: Exception) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_texts(args)
         args.run(args)
     except KeyboardInterrupt:
         print("bertemb: interrupted", file=sys.stderr)
