@@ -13,8 +13,10 @@ ends the command with one line, `bertemb: error: ...`, and exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -399,11 +401,35 @@ def error_line(error: Exception) -> str:
     return f"bertemb: error: {message}"
 
 
+@contextlib.contextmanager
+def quiet_retries():
+    """A command's error is its one line: while it runs, the warnings a retry logs (hub.py's,
+    huggingface_hub's "Retrying in 1s") are not shown, unless HF_HUB_VERBOSITY asks for them."""
+    ours, hf = logging.getLogger("bertemb_np"), logging.getLogger("huggingface_hub")
+    levels = ours.level, hf.level
+    hf_asked = "HF_HUB_VERBOSITY" in os.environ
+    hf_later = "huggingface_hub" not in sys.modules  # its import sets its level from the env
+    ours.setLevel(logging.ERROR)
+    if not hf_asked:
+        hf.setLevel(logging.ERROR)
+        if hf_later:
+            os.environ["HF_HUB_VERBOSITY"] = "error"
+    try:
+        yield
+    finally:
+        ours.setLevel(levels[0])
+        if not hf_asked:
+            hf.setLevel(levels[1])
+            if hf_later:
+                del os.environ["HF_HUB_VERBOSITY"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_texts(args)
-        args.run(args)
+        with quiet_retries():
+            args.run(args)
     except KeyboardInterrupt:
         print("bertemb: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C

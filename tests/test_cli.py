@@ -310,3 +310,19 @@ def test_explain_names_repeats_by_token_index_where_the_family_has_no_position_i
               "min_output_cosine": 1.0}
     line = cli.why_repeats_differ(repeat, False, [None] * 6)
     assert line.startswith("'dog' (id 7) is at token indices [2, 5]: the same word row"), line
+
+
+def test_a_transfer_that_breaks_off_is_resumed_without_chatter(tmp_path):
+    """The retry happens (the fake Hub drops the connection once, in the checkpoint's bytes),
+    and the command prints its result and nothing on stderr: no retry warnings."""
+    from fake_hub import FakeHub
+    from test_hub import child_env
+
+    config = (TINY / "config.json").stat().st_size
+    with FakeHub({"org/tiny": TINY}, drop_after=config + 1000) as hub:
+        result = bertemb("embed", "hi", "--model", "org/tiny", env=child_env(hub, tmp_path),
+                         cwd=tmp_path)
+        dropped = hub.dropped.is_set()
+    assert dropped, "the fake Hub never dropped the connection"
+    assert result.returncode == 0 and "shape: (1, 3, 24) float32" in result.stdout, result.stderr
+    assert result.stderr == "", result.stderr
