@@ -50,8 +50,8 @@ BACKEND = "pread"
 class Checkpoint:
     """A model's config.json and checkpoint files, in a local folder or a hub repo at one commit.
 
-    `model` is a local folder (`~` expanded), a checkpoint file in one (its model.safetensors,
-    one shard, or model.safetensors.index.json: config.json is read beside it), or a hub repo
+    `model` is a local folder (`~` expanded), a .safetensors file in one (its model.safetensors,
+    say: read instead of the folder's checkpoint, with the config.json beside it), or a hub repo
     id. `tensors(shapes)` reads the named weights: for a hub id with partial=True (the default),
     only their bytes are fetched (cached under BERTEMB_CACHE); partial=False downloads the
     whole checkpoint file(s) with hf_hub_download. The other arguments are transformers':
@@ -63,7 +63,7 @@ class Checkpoint:
     def __init__(self, model: str | os.PathLike, *, revision: str | None = None,
                  partial: bool = True, token: str | bool | None = None,
                  local_files_only: bool = False, cache_dir: str | os.PathLike | None = None):
-        self.model, self.revision, self.partial = model, revision, partial
+        self.model, self.partial = model, partial
         self.hub_args = {"token": token, "local_files_only": local_files_only,
                          "cache_dir": cache_dir}  # how to ask the Hub, as huggingface_hub takes it
         self.files = checkpoint_file(model)
@@ -84,8 +84,8 @@ class Checkpoint:
 
 
 def checkpoint_file(model: str | os.PathLike) -> list[Path] | None:
-    """[the checkpoint file] when `model` names one (a .safetensors file, or the shards of an
-    index.json that hold the embeddings are found later), None for a folder or a hub id."""
+    """[the file] when `model` names a .safetensors file, None for a folder or a hub id; any
+    other file is refused."""
     path = Path(model).expanduser() if isinstance(model, (str, os.PathLike)) else None
     if path is None or not path.is_file():
         return None
@@ -113,10 +113,9 @@ def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]
 
 
 def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
-                optional: frozenset = frozenset(), hub_args: dict | None = None) -> list[Path]:
+                optional: frozenset, hub_args: dict) -> list[Path]:
     """model.safetensors, or the shards of a sharded checkpoint that hold the `names` tensors.
     `hub_args`: resolve_file's token, local_files_only and cache_dir."""
-    hub_args = hub_args or {}
     single = resolve_file(model, SINGLE_FILE, revision=revision, required=False, **hub_args)
     if single is not None:
         return [single]
@@ -232,8 +231,8 @@ def refuse_pickles(model, revision: str | None, hub_args: dict):
     weights."""
     folder = local_folder(model)
     where = f"model folder {folder}" if folder else f"hub repo {os.fspath(model)!r}"
-    token = hub_args.get("token")
-    offline = None if folder else offline_reason(hub_args.get("local_files_only", False))
+    token = hub_args["token"]
+    offline = None if folder else offline_reason(hub_args["local_files_only"])
     if offline:  # the Hub cannot be asked which files it has
         raise FileNotFoundError(f"neither {SINGLE_FILE} nor {INDEX_FILE} of {where} is in the "
                                 f"HF cache, and {offline}")

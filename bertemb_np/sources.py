@@ -22,6 +22,8 @@ from pathlib import Path
 __all__ = ["HubUnreachable", "exists", "local_folder", "resolve_file"]
 
 ANSWERED: set[str] = set()  # the endpoints that answered in this process: no more probes there
+WAYS_FORWARD = (". Without the network, set HF_HUB_OFFLINE=1 to load models already in the HF "
+                "cache without asking the Hub, or pass a local model folder")
 
 
 class HubUnreachable(ConnectionError):
@@ -106,10 +108,6 @@ def exists(model: str | os.PathLike, filename: str, *, revision: str | None = No
                                  f"{not_reached(e)}{WAYS_FORWARD}") from e
         raise
     return True
-
-
-WAYS_FORWARD = (". Without the network, set HF_HUB_OFFLINE=1 to load models already in the HF "
-                "cache without asking the Hub, or pass a local model folder")
 
 
 def download(repo_id: str, filename: str, *, revision: str | None, required: bool,
