@@ -56,7 +56,8 @@ def thread_count(value) -> int:
     if value is None:
         return fast.default_num_threads()
     if not integer_at_least(value, 1):
-        raise ValueError(f"num_threads must be a positive integer (or None: the default), got {value!r}")
+        raise ValueError(f"num_threads must be a positive integer (or None: the default), "
+                         f"got {value!r}")
     return int(value)
 
 
@@ -74,10 +75,10 @@ def submodule_kinds(spec: specs.FamilySpec) -> dict[str, type]:
     """The attributes that hold a layer's modules, whether or not its config uses them, and the
     kind of module each must be."""
     kinds = {spec.word: Embedding, "position_embeddings": Embedding,
-             "token_type_embeddings": Embedding, spec.norm: LayerNorm}
+             "token_type_embeddings": Embedding}
     if spec.projection is not None and spec.projection.where == "before_norm":
-        kinds[spec.projection.name] = Linear
-    return kinds
+        kinds[spec.projection.name] = Linear  # DeBERTa's embed_proj
+    return {**kinds, spec.norm: LayerNorm}  # in the order the data flows through them
 
 
 def replacement_problem(config: EmbeddingConfig, dtype: np.dtype, name: str, value) -> str | None:
