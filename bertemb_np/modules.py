@@ -108,7 +108,8 @@ class Embeddings(LayerState):
         """[B, L] token ids (or [B, L, E] `inputs_embeds`) -> [B, L, H] embeddings.
 
         - token_type_ids: [B, L] or broadcastable; missing means all zeros (sentence A).
-          Refused by families without token types (RoBERTa-style tokenizers give none).
+          Refused by families without token types (RoBERTa-style tokenizers give none);
+          checked and ignored where the model has no table (type_vocab_size 0: DeBERTa-v3, GTE).
         - position_ids: [B, L] or broadcastable; missing means the family's rule (positions.py):
           BERT's arange(cache_length, cache_length + L), RoBERTa's count of non-pad tokens, ...
         - attention_mask: [B, L] of 0/1. DeBERTa multiplies its output by it (padding rows
@@ -159,7 +160,7 @@ class Embeddings(LayerState):
         pre_weight = None if pre is None else pre.weight
         projection = self.projection if self.projects(project) else None
         summed = self.summed_terms(x)  # [B, L, E]: word + token_type + position, in the family's order
-        e = summed if pre is None else linear(summed, pre_weight, None)  # DeBERTa: [B, L, E] -> [B, L, H]
+        e = summed if pre is None else linear(summed, pre_weight, None)  # embed_proj: -> [B, L, H]
         normed = layer_norm(e, weight, bias, eps)  # [B, L, H]
         dropped, keep, out = self.after_norm(normed, x, training, rng, projection)
         return Tape(x, summed, e, dropped, keep, out, (weight, bias, eps), pre_weight,
