@@ -1,16 +1,17 @@
 """What a user compares: bertemb_np's embedding layer against PyTorch and ONNX Runtime.
 
-    PYTHONPATH=$PWD /work/refvenv/bin/python scripts/bench.py    # every case, 5 processes each
+    PYTHONPATH=$PWD python scripts/bench.py    # every case in 5 fresh processes: ~10 minutes
     ... scripts/bench.py --quick           # a smoke run: 1 process, 3 rounds (numbers mean little)
     ... scripts/bench.py --markdown        # print the README's speed section
     ... scripts/bench.py --write-readme    # write it into README.md, between the bench.py markers
     ... scripts/bench.py --hub             # also loads from a fake Hub on 127.0.0.1 (slow)
     ... scripts/bench.py --only 32x128     # only the cases whose name contains this
 
-Needs, for the bench only (never the library's dependencies), in a venv of their own, in order:
+`python` is a venv holding, for the bench only (never the library's dependencies), installed in
+this order (on this project's machines: /work/refvenv):
     pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-    pip install transformers==5.24.0 onnx==1.23.* onnxruntime==1.32.*
-and bertemb_np importable (PYTHONPATH=$PWD, or pip install -e . in that venv).
+    pip install transformers==5.24.0 onnx==1.23.2 onnxruntime==1.32.0
+with bertemb_np importable (PYTHONPATH=$PWD, or pip install -e . in that venv).
 
 The cases (CASES) are data: a family's checkpoint shapes (FAMILIES) and a batch size.
 - forward: ours, `emb(**inputs)`; PyTorch, the family's transformers embeddings module (eval,
@@ -26,9 +27,11 @@ The cases (CASES) are data: a family's checkpoint shapes (FAMILIES) and a batch 
   and a first call, page cache warm, beside transformers' BertModel.from_pretrained; and
   `import bertemb_np` after numpy, in a bare interpreter.
 Every side runs on THREADS threads. Each case runs in --processes fresh processes (PyTorch's
-speed differs from one process to the next); in each, interleaved rounds (a load: one per
-process) give each side's median and their ratio. The table gives, over the processes, the
-median of their time / ours (above 1: we are faster) with its range, and the median ms.
+speed differs from one process to the next), one case after another, round-robin; in each,
+interleaved rounds (a load: one per process) give each side's median and their ratio. The
+table gives, over the processes, the median of their time / ours (above 1: we are faster) with
+its range, and the median ms. A loaded machine slows PyTorch's two OpenMP threads most (a 1x7
+call: 0.06 ms quiet, 30 ms with 8 busy processes on 2 cores): the table records the load average.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +59,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+import bertemb_np as be
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -104,7 +110,7 @@ class Family:
     config: dict  # its config.json fields that differ from transformers' defaults for model_type
     theirs: str  # transformers' embeddings class, under transformers.models
     batch: Callable  # (rng, config, B, L) -> our forward's keyword arguments, [B, L] arrays
-    note: str = ""  # what this case shows
+    note: str = ""  # what sets its cases apart, for the table's notes
     their_names: dict = field(default_factory=dict)  # our argument -> the name theirs takes
 
 
@@ -225,7 +231,6 @@ def random_weights(config, seed: int = 0) -> dict[str, np.ndarray]:
 def both_sides(family: Family):
     """Our module and transformers' (eval mode: no dropout) on the same random weights, both
     made from the config transformers' config class writes for the checkpoint's fields."""
-    import bertemb_np as be
     torch, transformers = reference_stack()
     their_config = transformers.AutoConfig.for_model(family.model_type, **family.config)
     config = be.EmbeddingConfig.from_dict(their_config.to_dict())
@@ -392,10 +397,9 @@ def peak_rss() -> int:
 
 
 def measure_load(case: Case, rounds: int) -> dict:
-    """One load per process (the first is what a program pays): ours before transformers is
-    imported (it would import what ours imports lazily), then BertModel.from_pretrained."""
-    import bertemb_np as be  # not timed: the import case measures it
-
+    """One load per process (the first is what a program pays; `import bertemb_np` is not
+    counted, the import case measures it): ours before transformers is imported (it would
+    import what ours imports lazily), then BertModel.from_pretrained."""
     folder, ids = BENCH_FOLDER / "bert-base", np.array([[101, 2057, 2973, 2682, 1996, 8044, 102]])
     before, start = peak_rss(), time.perf_counter()
     emb = be.BertEmbeddings.from_pretrained(folder, num_threads=THREADS)
@@ -572,20 +576,27 @@ def machine_line() -> str:
                 if line.startswith("model name")), platform.machine())
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in
                          ("numpy", "torch", "transformers", "onnxruntime"))
-    return (f"{os.cpu_count()} cores ({cpu}), load average {os.getloadavg()[0]:.1f} at the start; "
-            f"Python {platform.python_version()}, {versions}; every side on {THREADS} threads")
+    return (f"{os.cpu_count()} cores ({cpu}); Python {platform.python_version()}, {versions}; "
+            f"every side on {THREADS} threads")
 
 
-def table_block(rows: list[dict], args, machine: str) -> str:
+def table_block(rows: list[dict], args, load_before: float) -> str:
+    """The README's generated text: when, where, how loaded the machine was, the table, and
+    where ours is faster or slower."""
     quick = " (--quick: a smoke run, not a measurement)" if args.quick else ""
+    def paragraph(text: str) -> str:
+        return textwrap.fill(text, width=100, break_on_hyphens=False)
+
+    verdicts = [paragraph(f"Against {against}, ours is {verdict(rows, side)}.")
+                for side, against in (("torch", "PyTorch"), ("ort", "ONNX Runtime's fused kernel"))
+                if verdict(rows, side)]
     return "\n".join([
-        f"Run of {today()}: `scripts/bench.py` with {args.processes} fresh process"
-        f"{'es' if args.processes > 1 else ''} per case, {args.rounds} rounds each{quick}.",
-        f"Machine: {machine}.", "",
-        *markdown_table(rows), "",
-        f"Against PyTorch, ours is {verdict(rows, 'torch')}.",
-        f"Against ONNX Runtime's fused kernel, ours is {verdict(rows, 'ort')}.",
-    ])
+        paragraph(f"Run of {today()}: `scripts/bench.py` with {args.processes} fresh process"
+                  f"{'es' if args.processes > 1 else ''} per case, {args.rounds} rounds each"
+                  f"{quick}. Machine: {machine_line()}; load average {load_before:.1f} before the "
+                  f"run, {os.getloadavg()[0]:.1f} after (other work on the machine slows "
+                  "PyTorch most)."), "",
+        *markdown_table(rows), "", "\n\n".join(verdicts)])
 
 
 def hub_block(hub: list[dict], processes: int) -> str:
@@ -619,13 +630,15 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only the cases whose name contains this")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # run one case here, print its JSON
     args = parser.parse_args()
+    if args.write_readme and (args.quick or args.only):
+        parser.error("--write-readme needs a full run: not with --quick or --only")
     if args.worker:
         case = next(c for c in CASES if c.name == args.worker)
         print(json.dumps(MEASURES[case.kind](case, args.rounds)))
         return
     if args.quick:
         args.processes, args.rounds = 1, 3
-    machine = machine_line()
+    load_before = os.getloadavg()[0]
     cases = [c for c in CASES if args.only in c.name]
     if any(c.kind == "load" for c in cases):
         sys.path.insert(0, str(ROOT / "tests"))
@@ -638,7 +651,7 @@ def main() -> None:
             print(f"process {process + 1}/{args.processes}: {case.name}: "
                   f"{json.dumps(results[case.name][-1]['ms'])}", file=sys.stderr)
     rows = [summarize(case, results[case.name]) for case in cases]
-    blocks = {"table": table_block(rows, args, machine)}
+    blocks = {"table": table_block(rows, args, load_before)}
     if args.hub:
         blocks["hub"] = hub_block(bench_hub(args.processes), args.processes)
     if args.write_readme:
