@@ -373,10 +373,9 @@ def measure_backward(case: Case, rounds: int) -> dict:
         theirs(**their_inputs).backward(their_grad_out)
         return dict(theirs.named_parameters())
 
-    runners = {"torch": run_torch}
-    errors = {}
+    runners, errors = {}, {}
     if ours_takes:
-        runners = {"ours": run_ours, **runners}
+        runners["ours"] = run_ours
         grads = run_ours()
         for name, p in run_torch().items():
             their_grad = p.grad.to_dense().numpy()  # torch's sparse word gradient too
@@ -384,6 +383,7 @@ def measure_backward(case: Case, rounds: int) -> dict:
                                      f"{case.name} d{name}", GRADIENTS_EQUAL, scale=True)
     else:
         notes.append("ours: n/a (no sparse=)")
+    runners["torch"] = run_torch
     result = {"ms": interleaved_medians(runners, rounds), "errors": errors, "notes": notes}
     if ours_takes:
         result["peak_mb"] = peak_mb(run_ours)
@@ -400,7 +400,8 @@ def measure_load(case: Case, rounds: int) -> dict:
     """One load per process (the first is what a program pays; `import bertemb_np` is not
     counted, the import case measures it): ours before transformers is imported (it would
     import what ours imports lazily), then BertModel.from_pretrained."""
-    folder, ids = BENCH_FOLDER / "bert-base", np.array([[101, 2057, 2973, 2682, 1996, 8044, 102]])
+    folder = BENCH_FOLDER / "bert-base"
+    ids = np.array([[101, 2057, 2973, 2682, 1996, 8044, 102]])  # "We lived above the clouds"
     before, start = peak_rss(), time.perf_counter()
     emb = be.BertEmbeddings.from_pretrained(folder, num_threads=THREADS)
     emb(ids)
@@ -567,6 +568,10 @@ def target_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'es' if n != 1 else ''}"  # process, processes
+
+
 def today() -> str:
     return f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}"
 
@@ -584,6 +589,7 @@ def table_block(rows: list[dict], args, load_before: float) -> str:
     """The README's generated text: when, where, how loaded the machine was, the table, and
     where ours is faster or slower."""
     quick = " (--quick: a smoke run, not a measurement)" if args.quick else ""
+
     def paragraph(text: str) -> str:
         return textwrap.fill(text, width=100, break_on_hyphens=False)
 
@@ -591,16 +597,16 @@ def table_block(rows: list[dict], args, load_before: float) -> str:
                 for side, against in (("torch", "PyTorch"), ("ort", "ONNX Runtime's fused kernel"))
                 if verdict(rows, side)]
     return "\n".join([
-        paragraph(f"Run of {today()}: `scripts/bench.py` with {args.processes} fresh process"
-                  f"{'es' if args.processes > 1 else ''} per case, {args.rounds} rounds each"
+        paragraph(f"Run of {today()}: `scripts/bench.py` with "
+                  f"{count(args.processes, 'fresh process')} per case, {args.rounds} rounds each"
                   f"{quick}. Machine: {machine_line()}; load average {load_before:.1f} before the "
                   f"run, {os.getloadavg()[0]:.1f} after (other work on the machine slows "
                   "PyTorch most)."), "",
-        *markdown_table(rows), "", "\n\n".join(verdicts)])
+        *markdown_table(rows), *(["", "\n\n".join(verdicts)] if verdicts else [])])
 
 
 def hub_block(hub: list[dict], processes: int) -> str:
-    return "\n".join([f"Run of {today()}, medians of {processes} processes:", "",
+    return "\n".join([f"Run of {today()}, medians of {count(processes, 'process')}:", "",
                       "| checkpoint | file MB | load | MB transferred | ms |", "|---" * 5 + "|",
                       *(f"| {r['model']} | {r['file_bytes'] / 1e6:.0f} | {r['mode']} | "
                         f"{r['bytes'] / 1e6:.1f} | {r['ms']:.0f} |" for r in hub)])
@@ -643,7 +649,10 @@ def main() -> None:
     if any(c.kind == "load" for c in cases):
         sys.path.insert(0, str(ROOT / "tests"))
         from fake_hub import write_bert_checkpoint  # the tests' full-size bert-base checkpoint
-        write_bert_checkpoint(BENCH_FOLDER / "bert-base")
+        folder = write_bert_checkpoint(BENCH_FOLDER / "bert-base")
+        with open(folder / "model.safetensors", "rb") as f:  # the page cache warm from the start
+            while f.read(1 << 24):
+                pass
     results = {case.name: [] for case in cases}
     for process in range(args.processes):  # round-robin: a slow spell hits every case alike
         for case in cases:
