@@ -1,6 +1,6 @@
 """What a user compares: bertemb_np's embedding layer against PyTorch and ONNX Runtime.
 
-    PYTHONPATH=$PWD python scripts/bench.py    # every case in 5 fresh processes: ~10 minutes
+    PYTHONPATH=$PWD python scripts/bench.py    # every case in 5 fresh processes: minutes
     ... scripts/bench.py --quick           # a smoke run: 1 process, 3 rounds (numbers mean little)
     ... scripts/bench.py --markdown        # print the README's speed section
     ... scripts/bench.py --write-readme    # write it into README.md, between the bench.py markers
