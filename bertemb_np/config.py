@@ -223,9 +223,11 @@ class EmbeddingConfig:
         return shapes
 
     def projection_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The encoder-input projection's weights (ALBERT, ELECTRA with E != H), else {}."""
+        """The encoder-input projection's weights (ALBERT's always, ELECTRA's when E != H), else {}."""
         projection = self.spec.projection
-        if projection is None or projection.where != "encoder_input" or self.E == self.hidden_size:
+        if projection is None or projection.where != "encoder_input":
+            return {}
+        if self.E == self.hidden_size and not projection.always:  # ELECTRA: none when E == H
             return {}
         shapes = {f"{projection.name}.weight": (self.hidden_size, self.E)}
         if projection.bias:
