@@ -74,7 +74,8 @@ class Embeddings(LayerState):
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
                         partial: bool = True, dtype=np.float32, num_threads: int | None = None,
-                        token: str | bool | None = None) -> "Embeddings":
+                        token: str | bool | None = None, local_files_only: bool = False,
+                        cache_dir: str | os.PathLike | None = None) -> "Embeddings":
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
         or the shards of model.safetensors.index.json that hold the embeddings).
 
@@ -84,9 +85,12 @@ class Embeddings(LayerState):
         `dtype`: float32 by default, or float64 for exact study. num_threads defaults to
         BERTEMB_NUM_THREADS, else the machine's cores. token: for private or gated Hub repos,
         as huggingface_hub takes it (default: the logged-in token or HF_TOKEN).
+        local_files_only and cache_dir as in transformers: never ask the Hub (a local folder or
+        what is cached), and the Hub cache folder to use instead of HF_HUB_CACHE.
         """
         compute_dtype(dtype)  # refused before anything is read
-        checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token)
+        checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token,
+                                local_files_only=local_files_only, cache_dir=cache_dir)
         config = checkpoint.config
         if cls is not AutoEmbeddings and config.spec is not getattr(cls, "spec", None):
             raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "

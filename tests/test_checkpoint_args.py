@@ -60,6 +60,14 @@ def test_local_files_only_reads_the_given_hf_cache_and_asks_nothing(partial, tmp
     np.testing.assert_array_equal(weights["word_embeddings.weight"], 2 * stored_word_table())
 
 
+def test_from_pretrained_passes_local_files_only_and_cache_dir_on(tmp_path, no_network,
+                                                                 monkeypatch):
+    monkeypatch.setenv("BERTEMB_CACHE", str(tmp_path / "bertemb"))
+    cache = make_hub_cache(tmp_path)  # main -> commit B, whose word table is doubled
+    emb = be.AutoEmbeddings.from_pretrained("org/tiny-bert", local_files_only=True, cache_dir=cache)
+    np.testing.assert_array_equal(emb.words.weight, 2 * stored_word_table())
+
+
 def test_local_files_only_without_the_files_in_the_cache_is_a_clear_error(tmp_path, no_network):
     with pytest.raises(FileNotFoundError, match=r"config.json of hub repo 'org/absent' is not in "
                                                 r"the local cache, and local_files_only=True"):
