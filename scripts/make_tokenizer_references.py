@@ -26,9 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import re
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -172,14 +175,18 @@ def train(model, normalizer, pre_tokenizer, trainer) -> dict:
     return json.loads(tokenizer.to_str())["model"]
 
 
+def corpus_words() -> Counter:
+    """The words and punctuation marks of CORPUS, counted."""
+    return Counter(word for text in CORPUS for word in re.findall(r"\w+|[^\w\s]", text))
+
+
 def wordpiece_vocab(specials: list[str]) -> dict[str, int]:
-    """A lowercase WordPiece vocabulary that keeps accents and has 東 and 京."""
-    model = train(models.WordPiece(unk_token=specials[WORDPIECE_SPECIALS.index("[UNK]")]
-                                   if "[UNK]" in specials else specials[1]),
-                  normalizers.BertNormalizer(lowercase=True, strip_accents=False),
-                  pre_tokenizers.BertPreTokenizer(),
-                  trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
-    return model["vocab"]
+    """A lowercase WordPiece vocabulary that keeps accents and has 東 and 京: the specials,
+    CORPUS's characters (alone and as "##" continuations) and words, sorted."""
+    words = corpus_words()
+    chars = {c for word in words for c in word}
+    pieces = sorted(chars | {"##" + c for c in chars} | set(words))
+    return {piece: i for i, piece in enumerate(specials + pieces)}
 
 
 def bpe_vocab(specials: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -189,11 +196,15 @@ def bpe_vocab(specials: list[str]) -> tuple[dict[str, int], list[tuple[str, str]
     return model["vocab"], [tuple(merge) for merge in model["merges"]]
 
 
-def unigram_vocab(specials: list[str], unk: str) -> list[tuple[str, float]]:
-    """A Unigram (SentencePiece-style) vocabulary with scores, specials first."""
-    model = train(models.Unigram(), normalizers.NFKC(), pre_tokenizers.Metaspace(),
-                  trainers.UnigramTrainer(vocab_size=150, special_tokens=specials, unk_token=unk))
-    return [tuple(piece) for piece in model["vocab"]]
+def unigram_vocab(specials: list[str]) -> list[tuple[str, float]]:
+    """A Unigram (SentencePiece-style) vocabulary: the specials, CORPUS's words after "▁" with
+    their log frequency, and its characters (and "▁") with a low score."""
+    words = corpus_words()
+    total = sum(words.values())
+    pieces = {"▁" + word: math.log(count / total) for word, count in words.items()}
+    pieces |= {c: -20.0 for c in {"▁"} | {c for word in words for c in word}}
+    learned = sorted(pieces.items(), key=lambda piece: (-piece[1], piece[0]))
+    return [(token, 0.0) for token in specials] + learned
 
 
 def byte_level_backend():
@@ -223,14 +234,14 @@ def base_tokenizers() -> dict:
         "roberta": transformers.RobertaTokenizer(vocab=roberta_vocab, merges=roberta_merges),
         "deberta": transformers.DebertaTokenizer(vocab=deberta_vocab, merges=deberta_merges),
         "xlm-roberta": transformers.XLMRobertaTokenizer(
-            vocab=unigram_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], "<unk>")),
+            vocab=unigram_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])),
         "camembert": transformers.CamembertTokenizer(vocab=unigram_vocab(
             ["<s>NOTUSED", "<pad>", "</s>NOTUSED", "<unk>", "<unk>NOTUSED", "<s>", "</s>",
-             "<mask>"], "<unk>")),
+             "<mask>"])),
         "albert": transformers.AlbertTokenizer(
-            vocab=unigram_vocab(["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"], "<unk>")),
+            vocab=unigram_vocab(["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"])),
         "deberta-v2": transformers.DebertaV2Tokenizer(
-            vocab=unigram_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[UNK]")),
+            vocab=unigram_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])),
         "backend": byte_level_backend(),
     }
 
