@@ -60,13 +60,14 @@ class Tokenizer:
                  model_input_names: tuple[str, ...] = DEFAULT_INPUT_NAMES,
                  pad_token: str | None = None, *, padding_side: str = "right",
                  truncation_side: str = "right", pad_token_type_id: int = 0,
-                 tokenizer_class: str = "TokenizersBackend"):
+                 tokenizer_class: str | None = None):
         """`tokenizer` is a `tokenizers.Tokenizer`; model_max_length is the max_length of
         truncation and padding="max_length" when a call gives none; model_input_names are the
         arrays a call returns (transformers' names: a RoBERTa tokenizer returns no
         token_type_ids); pad_token names the padding token (by default the one of
         tokenizer.json's padding section); padding_side and truncation_side are transformers'
-        attributes; tokenizer_class names the transformers class reproduced."""
+        attributes; tokenizer_class names the transformers class reproduced (None: a
+        tokenizers.Tokenizer used as given)."""
         if not hasattr(tokenizer, "encode_batch"):
             raise TypeError(f"Tokenizer(...) takes a tokenizers.Tokenizer, not "
                             f"{type(tokenizer).__name__}: to load one, use "
@@ -100,6 +101,9 @@ class Tokenizer:
         resolve = functools.partial(resolve_file, model, revision=revision, token=token)
         path = tokenizer_file(resolve)
         settings = read_json_object(resolve("tokenizer_config.json", required=False))
+        if "added_tokens_decoder" not in settings:  # transformers 4's files: read as 5.24 does
+            settings |= legacy_special_tokens(read_json_object(
+                resolve("special_tokens_map.json", required=False)))
         config = read_json_object(resolve("config.json", required=False))
         name = tokenizer_class_name(settings, config, path)
         saved = (wordpiece_json(path) if path.name == "vocab.txt"
@@ -706,6 +710,13 @@ def special_tokens(tokenizer_class: TokenizerClass, settings: dict) -> dict:
     return tokens
 
 
+def legacy_special_tokens(saved: dict) -> dict:
+    """The special tokens of special_tokens_map.json, which transformers reads (over
+    tokenizer_config.json's) when tokenizer_config.json has no added_tokens_decoder."""
+    names = SPECIAL_TOKEN_NAMES + ("additional_special_tokens",)
+    return {name: value for name, value in saved.items() if name in names}
+
+
 def added_tokens(settings: dict) -> list:
     """tokenizer_config.json's added_tokens_decoder, in id order."""
     from tokenizers import AddedToken
@@ -806,8 +817,8 @@ def flag_setting(settings: dict, name: str, default: bool | None) -> bool | None
 
 
 def model_max_length(settings: dict) -> int | None:
-    """model_max_length from tokenizer_config.json's settings, if a sane value is there."""
+    """model_max_length from tokenizer_config.json's settings, None for none or for
+    transformers' "no limit": it writes 1e30 when no limit is known, and treats any value above
+    1e20 (its LARGE_INTEGER) as none."""
     value = settings.get("model_max_length")
-    # transformers writes a huge sentinel (1e30) when no limit is known
-    sane = integer_at_least(value, 1) and value < 1_000_000
-    return value if sane else None
+    return value if integer_at_least(value, 1) and value <= 10**20 else None

@@ -254,7 +254,8 @@ class Only(dict):
 # variant -> (base, changes to the saved tokenizer_config.json (None: remove the key; Only: the
 #             whole file),
 #             config.json's model_type or None for no config.json,
-#             replacements of top-level sections of the saved tokenizer.json)
+#             replacements of top-level sections of the saved tokenizer.json
+#             [, a special_tokens_map.json (transformers 4's file)])
 LEFT_PADDING = {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": None,
                 "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}
 LEFT_TRUNCATION = {"direction": "Left", "max_length": 6, "strategy": "LongestFirst", "stride": 0}
@@ -275,10 +276,17 @@ VARIANTS = {
         "type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
         "strip_accents": None, "lowercase": False}}),
     "bert-max-length-8": ("bert", {"model_max_length": 8}, "bert", {}),
+    "bert-max-length-huge": ("bert", {"model_max_length": 10**7}, "bert", {}),
     "bert-pad-is-mask": ("bert", {"pad_token": "[MASK]"}, "bert", {}),
     "bert-input-names": ("bert", {"model_input_names": ["input_ids", "attention_mask"]}, "bert",
                          {}),
     "bert-fast-name": ("bert", {"tokenizer_class": "BertTokenizerFast"}, "bert", {}),
+    "bert-special-tokens-map": ("bert", {}, "bert", {}, {"pad_token": "[MASK]", "mask_token": {
+        "content": "[MASK]", "lstrip": True, "normalized": False, "rstrip": False,
+        "single_word": False}}),
+    "bert-special-tokens-map-unread": ("bert", {"added_tokens_decoder": {"0": {
+        "content": "[PAD]", "lstrip": False, "normalized": False, "rstrip": False,
+        "single_word": False, "special": True}}}, "bert", {}, {"pad_token": "[MASK]"}),
     "bert-as-saved": ("bert", {"tokenizer_class": "PreTrainedTokenizerFast"}, "bert", {}),
     "bert-json-only": ("bert", None, None, {}),  # tokenizer.json alone
     "distilbert": ("bert", {"tokenizer_class": None}, "distilbert", {}),
@@ -338,8 +346,10 @@ SETTING_CALLS = [  # (method, args, kwargs): run on every variant
 
 def make_variant(base_folder: Path, folder: Path, variant: tuple) -> None:
     """`folder`: the base's files with the variant's changes."""
-    _, changes, model_type, sections = variant
+    _, changes, model_type, sections, *special_tokens_map = variant
     folder.mkdir(parents=True)
+    for content in special_tokens_map:
+        (folder / "special_tokens_map.json").write_text(json.dumps(content, indent=1) + "\n")
     saved = json.loads((base_folder / "tokenizer.json").read_text())
     (folder / "tokenizer.json").write_text(json.dumps(saved | sections, ensure_ascii=False))
     if changes is not None:
