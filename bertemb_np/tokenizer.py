@@ -110,9 +110,12 @@ class Tokenizer:
                  else read_json_object(path, "a valid tokenizer.json"))
         tokenizer, pad_token = build_tokenizer(path, saved, CLASSES[name], settings)
         padding, truncation = saved.get("padding") or {}, saved.get("truncation") or {}
-        return cls(tokenizer, model_max_length(settings),
-                   tuple(settings.get("model_input_names") or CLASSES[name].model_input_names),
-                   pad_token, tokenizer_class=name,
+        names = settings.get("model_input_names") or CLASSES[name].model_input_names
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"tokenizer_config.json's model_input_names must be a list of "
+                             f"names, got {names!r:.80}")
+        return cls(tokenizer, model_max_length(settings), tuple(names), pad_token,
+                   tokenizer_class=name,
                    padding_side=side(settings, "padding_side", padding),
                    truncation_side=side(settings, "truncation_side", truncation),
                    pad_token_type_id=padding.get("pad_type_id", 0))

@@ -85,6 +85,10 @@ def test_a_vocabulary_of_another_kind_than_the_class_takes_is_refused(tmp_path):
     ({"truncation_side": 1}, "tokenizer_config.json's truncation_side must be 'right' or 'left'"),
     ({"add_prefix_space": "yes"}, "tokenizer_config.json's add_prefix_space must be true, false"),
     ({"pad_token": 5}, "tokenizer_config.json's pad_token must be a token, got 5"),
+    ({"model_input_names": "input_ids"},
+     "tokenizer_config.json's model_input_names must be a list of names, got 'input_ids'"),
+    ({"model_input_names": ["input_ids", "position_ids"]},
+     "model_input_names must include input_ids and be among"),
 ])
 def test_bad_settings_are_named(tmp_path, settings, message):
     shutil.copy(FOLDERS / "roberta" / "tokenizer.json", tmp_path)
