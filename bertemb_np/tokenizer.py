@@ -195,6 +195,7 @@ class Tokenizer:
             truncation = max_length is not None and padding is False
         inputs = as_inputs(text, text_pair)
         add_special_tokens = checked_flag(add_special_tokens, "add_special_tokens")
+        verbose = checked_flag(verbose, "verbose")
         padding = strategy(padding, PADDING, "padding")
         truncation = strategy(truncation, TRUNCATION, "truncation")
         side_of_padding = self.padding_side if padding_side is None else checked_side(
@@ -204,11 +205,11 @@ class Tokenizer:
         if truncation != "do_not_truncate":
             self._check_truncation(truncation, max_length, isinstance(inputs[0], tuple),
                                    add_special_tokens)
-        verbose = checked_flag(verbose, "verbose")
         encodings = self._encode(inputs, add_special_tokens, truncation, max_length)
         if max_length is None and verbose:
             self._warn_if_too_long(encodings)
         return self._stack(encodings, padding, max_length, side_of_padding, names)
+
     def decode(self, ids, skip_special_tokens: bool = False) -> str | list[str]:
         """The text of token ids, by the tokenizer's decoder: ids [L] -> str, [B, L] -> B strs
         (as transformers' decode); skip_special_tokens leaves out [CLS], [SEP], [PAD], ..."""
