@@ -51,6 +51,7 @@ BLOCK_ROWS = 512  # rows per block: enough that two threads scale (few GIL hand-
 # A run of table ids at least this long can be added as a slice of the table: a slice-add of
 # 256 rows takes half the time of their gather + add, but each slice costs a NumPy call (~1 us).
 MIN_RUN = 32
+MATMUL_ELEMENTS = 2 ** 17  # rows * H of one matrix product of normalize_block (matrix_product)
 NUM_THREADS_ENV = "BERTEMB_NUM_THREADS"
 
 
@@ -184,6 +185,15 @@ def _embed_layer_norm(word_weight, input_ids, inputs_embeds, table, table_ids, l
                       keep) -> tuple[np.ndarray, Saved | None]:
     n, e = len(input_ids) if inputs_embeds is None else len(inputs_embeds), word_weight.shape[1]
     dtype = word_weight.dtype
+    if n <= SMALL_ROWS and projection is None and not keep:  # a short batch: few NumPy calls
+        x = word_weight.take(input_ids, axis=0) if inputs_embeds is None else inputs_embeds
+        if table is not None:
+            x = x + table.take(flat_ids(table_ids, n), axis=0)  # [N, E]
+        elif inputs_embeds is not None:
+            x = x.copy()  # ours to write the output in
+        out = small_layer_norm(x, ln_weight, ln_bias, eps, mask)
+        if out is not None:
+            return out, None
     runs = None  # (starts, stops) in [N] of the runs to slice; None: gather every block
     if table is not None:
         # Runs are looked for only in ids shared by all sequences: scanning B rows, each with
@@ -245,6 +255,53 @@ def layer_norm_rows_saved(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | 
                              weight, bias, eps, num_threads, block_rows, None, True)
 
 
+SMALL_ROWS = 64  # up to this many rows, small_layer_norm: a call's overhead is all its cost there
+_ones: dict = {}  # (H, dtype) -> ones [H], read-only: the row-sum vector of small_layer_norm
+
+
+def small_layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, eps: float,
+                     mask: np.ndarray | None) -> np.ndarray | None:
+    """LayerNorm(x) (* mask) of a few rows, in place in x [n, H]: normalize_block's arithmetic,
+    bitwise, in fewer calls (no scratch, no blocks, no threads): A and C are np.multiply.outer,
+    which rounds r * w and (-mean r) * w + b as the [b, 2] @ [2, H] products do (one of their
+    two terms is exact). None, x untouched, if a row is rare: the blocked path handles those.
+    """
+    h, dtype = x.shape[1], x.dtype
+    ones = _ones.get((h, dtype))
+    if ones is None:
+        ones = _ones[h, dtype] = np.ones(h, dtype)
+        ones.flags.writeable = False
+    with np.errstate(all="ignore"):  # inf, nan and overflow make a row rare: checked below
+        neg_mean = np.vecdot(x, ones)
+        var = np.vecdot(x, x)
+        neg_mean *= dtype.type(-1.0 / h)  # Scratch.scale, rounded alike
+        var *= dtype.type(1.0 / h)
+        squares = neg_mean * neg_mean
+        var -= squares
+        if not all_ordinary(squares, var):
+            return None
+        var += dtype.type(eps)
+        inv_sigma = np.divide(1, np.sqrt(var, out=var), out=var)
+        neg_mean *= inv_sigma  # -mean/sigma
+        if mask is not None:
+            inv_sigma *= mask
+            neg_mean *= mask
+        product = np.multiply.outer(inv_sigma, weight)  # A
+        x *= product
+        product = np.multiply.outer(neg_mean, weight, out=product)
+        if bias is not None:
+            product += bias if mask is None else np.multiply.outer(mask, bias)  # C
+        x += product
+    return x
+
+
+def all_ordinary(squares: np.ndarray, var: np.ndarray) -> bool:
+    """Whether mean^2 <= var < inf in every row (False for a nan): then E[x^2] - mean^2 kept its
+    digits. (Direct ufunc reductions: ndarray.all and .max cost a Python layer each.)"""
+    margin = var - squares  # [b]: inf where var is, -inf or nan where squares are
+    return np.minimum.reduce(margin, initial=np.inf) >= 0 and np.maximum.reduce(margin, initial=0) < np.inf
+
+
 class Scratch:
     """One thread's work buffers for blocks of up to `rows` rows, made once per call."""
 
@@ -258,13 +315,13 @@ class Scratch:
         # [-mean/sigma, 1] -> C (then [1/sigma, 0], [-mean/sigma, 0] -> x_hat's two, if kept)
         self.coef = np.zeros((products, rows, 2), dtype)
         self.coef[1, :, 1] = 1
-        self.products = np.empty((products, rows, width), dtype)  # [products, b, H]: A, C, ...
+        self.product = np.empty((rows, width), dtype)  # [b, H]: A, C, ... one at a time
         self._extra = self._summed = None
 
     def extra(self, b: int, e: int) -> np.ndarray:
-        """[b, E]: the gathered table rows (A's buffer, free until the products are made)."""
-        if e == self.products.shape[2]:
-            return self.products[0, :b]
+        """[b, E]: the gathered table rows (the products' buffer, free until they are made)."""
+        if e == self.product.shape[1]:
+            return self.product[:b]
         if self._extra is None:
             self._extra = np.empty((self.rows, e), self.dtype)
         return self._extra[:b]
@@ -332,7 +389,7 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
     np.multiply(neg_mean, neg_mean, out=squares)
     var -= squares  # the biased variance, E[x^2] - mean^2
     rare = None
-    if not (np.less_equal(squares, var).all() and var.max() < np.inf):  # (nan fails both)
+    if not all_ordinary(squares, var):
         rare = np.flatnonzero(~((squares <= var) & (var < np.inf)))  # [k]
         x_hat, sigma = functional.standardize(x[rare], float(eps))  # [k, H], [k, 1]
         neg_mean[rare], var[rare] = 0, 1  # anything finite: their rows are overwritten below
@@ -345,17 +402,12 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
     if mask is not None:
         np.multiply(coef[:2, :, 0], mask, out=coef[:2, :, 0])
         np.copyto(coef[1, :, 1], mask)  # bias * mask
-    products = scratch.products[:, :b]  # [products, b, H]
-    step = matmul_rows(out.shape[1])
-    for lo in range(0, b, step):  # A, C (and x_hat's) = coef [b, 2] @ rows [2, H]
-        np.matmul(coef[:, lo:lo + step], rows, out=products[:, lo:lo + step])
+    product = scratch.product[:b]  # [b, H]: A, then C (then x_hat's two), one at a time
     if kept is not None:
         kept_x_hat, kept_inv_sigma = kept
-        np.multiply(x, products[2], out=kept_x_hat)
-        np.add(kept_x_hat, products[3], out=kept_x_hat)  # (x - mean) / sigma
+        multiply_add(x, coef[2], rows[2], coef[3], rows[3], product, kept_x_hat)  # (x - mean) / sigma
         np.copyto(kept_inv_sigma, coef[2, :, 0])
-    np.multiply(x, products[0], out=out)
-    np.add(out, products[1], out=out)  # (x - mean) / sigma * weight + bias
+    multiply_add(x, coef[0], rows[0], coef[1], rows[1], product, out)  # (x - mean) / sigma * w + b
     if rare is not None:
         y = x_hat * weight
         if bias is not None:
@@ -365,11 +417,27 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
             kept_x_hat[rare], kept_inv_sigma[rare] = x_hat, 1 / sigma[:, 0]
 
 
-def matmul_rows(width: int) -> int:
-    """Rows per matrix product of normalize_block: [rows, 2] @ [2, width] stays below OpenBLAS's
-    threshold for threading it (rows * width * 2 <= 65536 * 4); threads of its own inside ours
-    would fight ours for the cores."""
-    return max(1, 2 ** 17 // width)
+def multiply_add(x: np.ndarray, coef_a: np.ndarray, rows_a: np.ndarray, coef_c: np.ndarray,
+                 rows_c: np.ndarray, product: np.ndarray, out: np.ndarray) -> None:
+    """out = x * A + C, with A = coef_a [b, 2] @ rows_a [2, H] and C likewise, made one at a
+    time in `product` [b, H], so a block needs one scratch buffer."""
+    matrix_product(coef_a, rows_a, product)
+    np.multiply(x, product, out=out)
+    matrix_product(coef_c, rows_c, product)
+    np.add(out, product, out=out)
+
+
+def matrix_product(coef: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """out = coef [b, 2] @ rows [2, H], as a batch of products of at most MATMUL_ELEMENTS / H
+    rows each: below OpenBLAS's threshold for threading one (m * n * k <= 65536 * 4), as its
+    own threads inside ours would fight ours for the cores."""
+    b, h = out.shape
+    step = max(1, MATMUL_ELEMENTS // h)
+    whole = b // step * step
+    if whole:  # [b // step, step, 2] @ [2, H]: one call, one product per step rows
+        np.matmul(coef[:whole].reshape(-1, step, 2), rows, out=out[:whole].reshape(-1, step, h))
+    if whole < b:
+        np.matmul(coef[whole:], rows, out=out[whole:])
 
 
 def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,
@@ -402,7 +470,6 @@ def layer_norm_backward_saved(grad: np.ndarray, saved: Saved, weight: np.ndarray
     rows = np.zeros((3, 2, h), dtype)  # [weight; 0] -> dx's A; [1; 0] twice -> S and C
     rows[0, 0], rows[1:, 0] = weight, 1
     minus_inv_h = dtype.type(-1.0 / h)
-    step = matmul_rows(h)
 
     def run(start: int, stop: int) -> None:
         b_max = min(block_rows, stop - start)
@@ -421,8 +488,8 @@ def layer_norm_backward_saved(grad: np.ndarray, saved: Saved, weight: np.ndarray
             np.copyto(c[0, :, 0], inv_sigma[lo:hi])
             np.multiply(c[1:, :, 0], minus_inv_h, out=c[1:, :, 0])
             np.multiply(c[1:, :, 0], c[0, :, 0], out=c[1:, :, 0])  # -mean(...) / sigma
-            for a in range(0, b, step):  # A = weight/sigma, S = -mean(g x_hat)/sigma, C = -mean(g)/sigma
-                np.matmul(c[:, a:a + step], rows, out=s[:, a:a + step])
+            for k in range(3):  # A = weight/sigma, S = -mean(g x_hat)/sigma, C = -mean(g)/sigma
+                matrix_product(c[k], rows[k], s[k])
             np.multiply(dy, s[0], out=dx)  # g / sigma
             np.multiply(xh, s[1], out=p)
             np.add(dx, p, out=dx)  # - x_hat mean(g x_hat) / sigma
