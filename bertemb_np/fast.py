@@ -296,10 +296,12 @@ def small_layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
 
 
 def all_ordinary(squares: np.ndarray, var: np.ndarray) -> bool:
-    """Whether mean^2 <= var < inf in every row (False for a nan): then E[x^2] - mean^2 kept its
-    digits. (Direct ufunc reductions: ndarray.all and .max cost a Python layer each.)"""
+    """Whether mean^2 < var < inf in every row (False for a nan): then E[x^2] - mean^2 kept its
+    digits. Strictly less: a constant row whose squares underflow (1e-30) has 0 for both, and
+    so has an all-zero row: rare. (Direct ufunc reductions: ndarray.all and .max cost a Python
+    layer each.)"""
     margin = var - squares  # [b]: inf where var is, -inf or nan where squares are
-    return np.minimum.reduce(margin, initial=np.inf) >= 0 and np.maximum.reduce(margin, initial=0) < np.inf
+    return np.minimum.reduce(margin, initial=np.inf) > 0 and np.maximum.reduce(margin, initial=0) < np.inf
 
 
 class Scratch:
@@ -375,7 +377,7 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
 
     The variance is E[x^2] - mean^2: one read for the sums, none to centre. It loses digits
     only where mean^2 is large against the variance, so a row is done this way only where
-    mean^2 <= var (then its error is that of the two-pass formula: tests/test_fast_paths.py);
+    mean^2 < var (then its error is that of the two-pass formula: tests/test_fast_paths.py);
     every other row is rare (a constant row; 1e4 +- 1e-3; squares that overflow; inf or nan)
     and goes through functional.standardize, the reference: a constant row then gives exactly
     the bias, as in PyTorch. (With mean^2 > var, the sums also cancel in C.)
@@ -390,7 +392,7 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
     var -= squares  # the biased variance, E[x^2] - mean^2
     rare = None
     if not all_ordinary(squares, var):
-        rare = np.flatnonzero(~((squares <= var) & (var < np.inf)))  # [k]
+        rare = np.flatnonzero(~((squares < var) & (var < np.inf)))  # [k]
         x_hat, sigma = functional.standardize(x[rare], float(eps))  # [k, H], [k, 1]
         neg_mean[rare], var[rare] = 0, 1  # anything finite: their rows are overwritten below
     var += eps

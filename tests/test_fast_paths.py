@@ -95,3 +95,135 @@ def test_rows_of_huge_values_with_a_few_ulps_of_spread(eps):
         worst = int(np.argmax(errors))
         assert errors[worst] <= RARE_TOLERANCE, (
             f"{path}, eps {eps:g}: the row around {x[worst, 0]:g} is {errors[worst]:.3g} from exact")
+
+
+# --- the small-input path, the output mask, the saved forward -------------------------------------
+
+def tiny_tables(dtype=np.float32, seed=0):
+    """A word table [V, E], a folded position + type table [T * P, E] and LayerNorm weights."""
+    rng = np.random.default_rng(seed)
+    word = rng.normal(0, 0.5, (1000, 48)).astype(dtype)
+    added = fast.AddedRows(rng.normal(0, 0.5, (64, 48)).astype(dtype), rng.normal(0, 0.5, (2, 48)).astype(dtype))
+    weight, bias = rng.normal(1, 0.3, 48).astype(dtype), rng.normal(0, 0.3, 48).astype(dtype)
+    return rng, word, added, weight, bias
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_row_gives_the_same_bits_in_a_short_batch_as_in_a_long_one(dtype):
+    """The small-input path (<= SMALL_ROWS rows) against the blocked one, bitwise, with and
+    without the mask and the bias: a row's output must not depend on its batch."""
+    rng, word, added, weight, bias = tiny_tables(dtype)
+    long_ids = rng.integers(0, 1000, (20, 50))  # 1000 rows: blocked, on two threads
+    long_types = rng.integers(0, 2, (20, 50))
+    mask = (rng.random(1000) < 0.8).astype(dtype)
+    table_ids = added.ids(np.arange(50), long_types, (20, 50)).ravel()
+    for b in (None, bias):
+        for m in (None, mask):
+            long = fast.embed_layer_norm(word, long_ids.ravel(), None, added.table, table_ids, weight, b,
+                                         1e-12, 2, block_rows=128, mask=m)
+            for rows in (slice(0, 1), slice(0, 7), slice(100, 164), slice(993, 1000)):
+                n = rows.stop - rows.start
+                assert n <= fast.SMALL_ROWS
+                short = fast.embed_layer_norm(word, long_ids.ravel()[rows], None, added.table,
+                                              table_ids[rows], weight, b, 1e-12, 2,
+                                              mask=None if m is None else m[rows])
+                assert np.array_equal(short, long[rows]), (
+                    f"{n} rows (bias {b is not None}, mask {m is not None}): max diff "
+                    f"{max_abs_error(short, long[rows]):.3g}")
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 2e-6), (np.float64, 1e-12)])
+def test_the_mask_and_the_saved_forward_against_the_reference(dtype, tolerance):
+    """embed_layer_norm(mask=) against functional.layer_norm(...) * mask; embed_layer_norm_saved
+    gives bitwise the same output, and x_hat and 1/sigma within `tolerance` (test_fast.py's) of
+    functional.standardize's. Short and long batches, with inputs_embeds too."""
+    rng, word, added, weight, bias = tiny_tables(dtype, seed=1)
+    for n in (7, 1000):
+        ids = rng.integers(0, 1000, n)
+        table_ids = rng.integers(0, len(added.table), n)
+        mask = (rng.random(n) < 0.7).astype(dtype)
+        summed = word[ids] + added.table[table_ids]
+        expected = functional.layer_norm(summed, weight, bias, 1e-12) * mask[:, None]
+        x_hat, sigma = functional.standardize(summed, 1e-12)
+        for embeds in (None, rng.normal(0, 0.5, (n, 48)).astype(dtype)):
+            if embeds is not None:
+                summed_here = embeds + added.table[table_ids]
+                expected = functional.layer_norm(summed_here, weight, bias, 1e-12) * mask[:, None]
+                x_hat, sigma = functional.standardize(summed_here, 1e-12)
+            args = (word, None if embeds is not None else ids, embeds, added.table, table_ids, weight,
+                    bias, 1e-12, 2)
+            out = fast.embed_layer_norm(*args, block_rows=128, mask=mask)
+            error = max_abs_error(out, expected)
+            assert error <= tolerance, f"{n} rows, mask: {error:.3g} from functional"
+            kept_out, saved = fast.embed_layer_norm_saved(*args, block_rows=128, mask=mask)
+            assert np.array_equal(kept_out, out), f"{n} rows: the saved forward's output differs"
+            error = max_abs_error(saved.x_hat, x_hat)
+            assert error <= tolerance, f"{n} rows: x_hat {error:.3g} from functional.standardize"
+            error = float(np.max(np.abs(saved.inv_sigma * sigma[:, 0] - 1)))
+            assert error <= tolerance, f"{n} rows: 1/sigma {error:.3g} (relative) from functional"
+
+
+def test_the_saved_forward_keeps_rare_rows_exact():
+    """Rare rows (constant, huge) in the saved forward: x_hat exactly functional.standardize's."""
+    x = np.concatenate([constant_rows(np.float32)[::7], nearly_constant_rows(np.random.default_rng(3)),
+                        np.random.default_rng(4).normal(0, 1, (30, 768)).astype(np.float32)])
+    weight, bias = np.ones(768, np.float32), np.zeros(768, np.float32)
+    out, saved = fast.layer_norm_rows_saved(x, weight, bias, 1e-12, num_threads=2, block_rows=16)
+    x_hat, sigma = functional.standardize(x, 1e-12)
+    rare = np.arange(len(x) - 30)
+    assert np.array_equal(saved.x_hat[rare], x_hat[rare])
+    assert np.array_equal(saved.inv_sigma[rare], 1 / sigma[rare, 0])
+    assert np.array_equal(out[rare], x_hat[rare])
+
+
+# --- the LayerNorm backward from the saved forward ------------------------------------------------
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_layer_norm_backward_from_the_saved_forward(dtype, tolerance):
+    """layer_norm_backward_saved (the forward's x_hat, 1/sigma) against functional's textbook
+    backward and against layer_norm_backward (which standardizes again), within `tolerance` of
+    scale (test_gradients.py's); bitwise the same for any thread count."""
+    rng = np.random.default_rng(5)
+    x = (rng.normal(0, 1, (1500, 48)) * rng.uniform(0.01, 10, (1500, 1)) + 0.3).astype(dtype)
+    x[7] = 2.5  # a constant row (rare): its x_hat is 0 exactly
+    grad = rng.normal(0, 1, (1500, 48)).astype(dtype)
+    weight, bias = rng.normal(1, 0.3, 48).astype(dtype), rng.normal(0, 0.3, 48).astype(dtype)
+    reference = functional.layer_norm_backward(grad, x, weight, 1e-5)
+    _, saved = fast.layer_norm_rows_saved(x, weight, bias, 1e-5, num_threads=2, block_rows=100)
+    results = [fast.layer_norm_backward_saved(grad, saved, weight, n, block_rows=100) for n in (1, 2, 3)]
+    again = fast.layer_norm_backward(grad, x, weight, 1e-5, 2, block_rows=100)
+    for ours, standardized, expected, name in zip(results[0], again, reference, ("dx", "dweight", "dbias")):
+        scale = float(np.max(np.abs(expected)))
+        for label, got in (("saved", ours), ("standardized again", standardized)):
+            error = max_abs_error(got, expected) / scale
+            assert got.dtype == dtype and error <= tolerance, f"{name} ({label}): {error:.3g} of scale"
+    for other in results[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(results[0], other)), "differs by thread count"
+
+
+# --- the sparse word gradient ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_sparse_rows_against_the_dense_gradient_and_np_add_at(dtype, tolerance):
+    """embedding_backward_sparse: the used ids once each, sorted, the padding id left out, their
+    summed rows within `tolerance` of scale of np.add.at's (functional.embedding_backward:
+    another summation order); .dense() equal to fast.embedding_backward's [V, E] bitwise."""
+    rng = np.random.default_rng(6)
+    for rows, n in ((30522, 4096), (512, 4096), (20, 300), (7, 3), (100, 0)):
+        ids = rng.integers(0, rows, size=(n,))
+        ids[: n // 4] = ids[0] if n else 0  # a heavily repeated id (more than RANK_LOOP_MAX times)
+        grad = rng.normal(0, 1, (n, 16)).astype(dtype)
+        for padding_idx in (None, int(ids[1]) if n > 1 else 0):
+            sparse = fast.embedding_backward_sparse(grad, ids, rows, padding_idx)
+            used = np.unique(ids[ids != padding_idx] if padding_idx is not None else ids)
+            assert np.array_equal(sparse.indices, used), (rows, n, padding_idx)
+            assert sparse.values.shape == (len(used), 16) and sparse.values.dtype == dtype
+            assert sparse.num_embeddings == rows
+            reference = functional.embedding_backward(grad, ids, rows, padding_idx)
+            scale = max(float(np.max(np.abs(reference), initial=0)), 1.0)
+            error = max_abs_error(sparse.values, reference[used]) / scale
+            assert error <= tolerance, f"{rows} rows, {n} ids: {error:.3g} of scale from np.add.at"
+            dense = sparse.dense()
+            assert dense.shape == (rows, 16) and not np.delete(dense, used, axis=0).any()
+            if rows > fast.SMALL_TABLE:
+                assert np.array_equal(dense, fast.embedding_backward(grad, ids, rows, padding_idx))
