@@ -174,7 +174,7 @@ def embed_layer_norm_saved(word_weight: np.ndarray, input_ids: np.ndarray | None
                            min_run: int | None = MIN_RUN,
                            mask: np.ndarray | None = None) -> tuple[np.ndarray, Saved]:
     """embed_layer_norm (bitwise the same output) and what layer_norm_backward_saved needs:
-    -> ([N, H], Saved). Two more passes per block, to write x_hat."""
+    -> ([N, H], Saved). Four more passes per block: x_hat = x * A' + C', like the output."""
     return _embed_layer_norm(word_weight, input_ids, inputs_embeds, table, table_ids, ln_weight,
                              ln_bias, eps, num_threads, block_rows, projection, min_run, mask,
                              keep=True)
@@ -301,7 +301,8 @@ def all_ordinary(squares: np.ndarray, var: np.ndarray) -> bool:
     so has an all-zero row: rare. (Direct ufunc reductions: ndarray.all and .max cost a Python
     layer each.)"""
     margin = var - squares  # [b]: inf where var is, -inf or nan where squares are
-    return np.minimum.reduce(margin, initial=np.inf) > 0 and np.maximum.reduce(margin, initial=0) < np.inf
+    return (np.minimum.reduce(margin, initial=np.inf) > 0
+            and np.maximum.reduce(margin, initial=0) < np.inf)
 
 
 class Scratch:
@@ -361,9 +362,9 @@ def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np
         with np.errstate(all="ignore"):  # rare rows (inf, nan, overflow) are redone in the block
             for lo in range(start, stop, block_rows):
                 hi = min(lo + block_rows, stop)
+                kept = None if saved is None else (saved.x_hat[lo:hi], saved.inv_sigma[lo:hi])
                 normalize_block(terms(lo, hi, out[lo:hi], scratch), out[lo:hi], rows, weight,
-                                bias, eps, scratch, None if mask is None else mask[lo:hi],
-                                None if saved is None else (saved.x_hat[lo:hi], saved.inv_sigma[lo:hi]))
+                                bias, eps, scratch, None if mask is None else mask[lo:hi], kept)
 
     parallel_blocks(run, n, num_threads, block_rows)
     return out, saved
@@ -407,7 +408,8 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
     product = scratch.product[:b]  # [b, H]: A, then C (then x_hat's two), one at a time
     if kept is not None:
         kept_x_hat, kept_inv_sigma = kept
-        multiply_add(x, coef[2], rows[2], coef[3], rows[3], product, kept_x_hat)  # (x - mean) / sigma
+        # x_hat = (x - mean) / sigma
+        multiply_add(x, coef[2], rows[2], coef[3], rows[3], product, kept_x_hat)
         np.copyto(kept_inv_sigma, coef[2, :, 0])
     multiply_add(x, coef[0], rows[0], coef[1], rows[1], product, out)  # (x - mean) / sigma * w + b
     if rare is not None:
@@ -476,7 +478,8 @@ def layer_norm_backward_saved(grad: np.ndarray, saved: Saved, weight: np.ndarray
     def run(start: int, stop: int) -> None:
         b_max = min(block_rows, stop - start)
         product = np.empty((b_max, h), dtype)  # [b, H]: dy * x_hat, then x_hat * S
-        coef = np.zeros((3, b_max, 2), dtype)  # per row: [1/sigma], [-mean(g x_hat)/sigma], [-mean(g)/sigma]
+        # per row: [1/sigma, 0], [-mean(g x_hat)/sigma, 0], [-mean(g)/sigma, 0]
+        coef = np.zeros((3, b_max, 2), dtype)
         products = np.empty((3, b_max, h), dtype)  # A, S, C
         for lo in range(start, stop, block_rows):
             hi = min(lo + block_rows, stop)

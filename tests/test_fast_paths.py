@@ -227,3 +227,25 @@ def test_sparse_rows_against_the_dense_gradient_and_np_add_at(dtype, tolerance):
             assert dense.shape == (rows, 16) and not np.delete(dense, used, axis=0).any()
             if rows > fast.SMALL_TABLE:
                 assert np.array_equal(dense, fast.embedding_backward(grad, ids, rows, padding_idx))
+
+
+def test_the_saved_forward_with_a_projection_keeps_the_summed_terms():
+    """DeBERTa's embed_proj [H, E] before the norm: the saved forward keeps the summed terms
+    [N, E] (for the projection's gradient), bitwise word + table; the output within 2e-6
+    (test_fast.py's float32 tolerance) of functional's layer_norm(linear(summed))."""
+    rng, word, added, weight, bias = tiny_tables(seed=7)
+    projection = rng.normal(0, 0.2, (32, 48)).astype(np.float32)  # [H, E]: E = 48 -> H = 32
+    weight, bias = weight[:32], bias[:32]
+    for n in (7, 700):
+        ids, table_ids = rng.integers(0, 1000, n), rng.integers(0, len(added.table), n)
+        summed = word[ids] + added.table[table_ids]
+        expected = functional.layer_norm(functional.linear(summed, projection, None), weight, bias, 1e-7)
+        out, saved = fast.embed_layer_norm_saved(word, ids, None, added.table, table_ids, weight, bias,
+                                                 1e-7, 2, block_rows=100, projection=projection)
+        assert np.array_equal(saved.summed, summed), f"{n} rows: the kept sum differs"
+        assert saved.x_hat.shape == (n, 32) and saved.inv_sigma.shape == (n,)
+        error = max_abs_error(out, expected)
+        assert error <= 2e-6, f"{n} rows: {error:.3g} from functional"
+        assert np.array_equal(out, fast.embed_layer_norm(word, ids, None, added.table, table_ids, weight,
+                                                         bias, 1e-7, 2, block_rows=100,
+                                                         projection=projection))
