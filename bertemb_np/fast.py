@@ -12,15 +12,17 @@ short batches, of NumPy calls) is the cost.
    so the sum is one gather-add instead of two (or none, for a family with neither).
    When every sequence has the same table ids and they run first, first + 1, ... (default
    positions, one token type), a block adds slices of the table instead (sequence_runs).
-2. LayerNorm in seven passes over a block (normalize_block): the gather, the table, the row
-   sums and sums of squares (two reads: mean and variance by E[x^2] - mean^2), two products
-   written by one small matrix product, and one multiply-add:
+2. LayerNorm in six passes over a block (normalize_block), after the gather and the table's
+   one or two: two reads for the row sums and sums of squares (mean, and the variance as
+   E[x^2] - mean^2, so no centring pass), then two products made by small matrix products
+   [b, 2] @ [2, H] and one multiply-add:
        A = (1/sigma) (x) weight             C = bias - (mean/sigma) (x) weight      # [b, H]
        y = x * A + C                        = (x - mean) / sigma * weight + bias
-   so there is no centring pass, no divide, and no [b, H] op that broadcasts a per-row number
-   (NumPy runs those row by row, at half speed). The few rows where E[x^2] - mean^2 loses
-   digits (mean larger than the spread, constant rows, overflowing squares: never an ordinary
-   row) are found by one comparison per row and done by functional.standardize instead.
+   so there is no divide and no [b, H] op that broadcasts a per-row number (NumPy runs those
+   row by row, at half speed). The few rows where E[x^2] - mean^2 loses digits (mean larger
+   than the spread, constant rows, overflowing squares: never an ordinary row) are found by
+   one comparison per row and done by functional.standardize instead. Up to SMALL_ROWS rows,
+   small_layer_norm does the same arithmetic in fewer calls.
 3. Blocks of BLOCK_ROWS rows, written straight into the output: no full-size temporary, only
    [block, H] scratch buffers per thread. Each thread takes a contiguous run of rows; NumPy
    releases the GIL inside its loops, so the threads really run in parallel.
