@@ -47,7 +47,7 @@ from . import functional
 __all__ = ["BLOCK_ROWS", "MIN_RUN", "AddedRows", "Saved", "SparseRows", "default_num_threads",
            "embed_layer_norm", "embed_layer_norm_saved", "embedding_backward",
            "embedding_backward_sparse", "layer_norm_backward", "layer_norm_backward_saved",
-           "layer_norm_rows_saved", "normalize_rows"]
+           "layer_norm_rows_saved", "normalize_rows", "standardize_rows"]
 
 BLOCK_ROWS = 512  # rows per block: enough that two threads scale (few GIL hand-offs per row), in L3
 # A run of table ids at least this long can be added as a slice of the table: a slice-add of
@@ -257,6 +257,15 @@ def layer_norm_rows_saved(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | 
                              weight, bias, eps, num_threads, block_rows, None, True)
 
 
+def standardize_rows(x: np.ndarray, eps: float, num_threads: int = 1,
+                     block_rows: int = BLOCK_ROWS) -> Saved:
+    """x_hat and 1/sigma of each row of x [N, H], as layer_norm_rows_saved keeps them, without
+    the LayerNorm output: functional.standardize, blocked."""
+    ones = np.ones(x.shape[1], x.dtype)  # weight and bias are not used without an output
+    return layer_norm_blocks(lambda lo, hi, block, scratch: x[lo:hi], len(x), x.shape[1], x.dtype,
+                             ones, None, eps, num_threads, block_rows, None, True, output=False)[1]
+
+
 SMALL_ROWS = 64  # up to this many rows, small_layer_norm: a call's overhead is all its cost there
 _ones: dict = {}  # (H, dtype) -> ones [H], read-only: the row-sum vector of small_layer_norm
 
@@ -358,10 +367,12 @@ def coefficient_rows(weight: np.ndarray, bias: np.ndarray | None, keep: bool) ->
 
 def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np.ndarray | None,
                       eps: float, num_threads: int, block_rows: int, mask: np.ndarray | None,
-                      keep: bool, out: np.ndarray | None = None) -> tuple[np.ndarray, Saved | None]:
+                      keep: bool, out: np.ndarray | None = None, output: bool = True
+                      ) -> tuple[np.ndarray | None, Saved | None]:
     """LayerNorm of the rows terms(lo, hi, out[lo:hi], scratch) gives, block by block, times
-    mask [N] if given: -> (out [N, H], Saved if keep else None)."""
-    out = np.empty((n, h), dtype=dtype) if out is None else out  # [N, H], the only full-size array
+    mask [N] if given: -> (out [N, H] (None if not output), Saved if keep else None)."""
+    if out is None and output:
+        out = np.empty((n, h), dtype=dtype)  # [N, H], the only full-size array
     saved = Saved(np.empty((n, h), dtype), np.empty(n, dtype), None) if keep else None
     rows = coefficient_rows(weight, bias, keep)
     eps = dtype.type(eps)
@@ -372,18 +383,19 @@ def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np
             for lo in range(start, stop, block_rows):
                 hi = min(lo + block_rows, stop)
                 kept = None if saved is None else (saved.x_hat[lo:hi], saved.inv_sigma[lo:hi])
-                normalize_block(terms(lo, hi, out[lo:hi], scratch), out[lo:hi], rows, weight,
-                                bias, eps, scratch, None if mask is None else mask[lo:hi], kept)
+                block = None if out is None else out[lo:hi]
+                normalize_block(terms(lo, hi, block, scratch), block, rows, weight, bias, eps,
+                                scratch, None if mask is None else mask[lo:hi], kept)
 
     parallel_blocks(run, n, num_threads, block_rows)
     return out, saved
 
 
-def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np.ndarray,
+def normalize_block(x: np.ndarray, out: np.ndarray | None, rows: np.ndarray, weight: np.ndarray,
                     bias: np.ndarray | None, eps, scratch: Scratch, mask: np.ndarray | None,
                     kept: tuple[np.ndarray, np.ndarray] | None) -> None:
-    """out = LayerNorm(x) (* mask) for the block x [b, H] (out may be x); kept = (x_hat [b, H],
-    1/sigma [b]), if given, are filled too.
+    """out = LayerNorm(x) (* mask) for the block x [b, H] (out may be x; None: no output);
+    kept = (x_hat [b, H], 1/sigma [b]), if given, are filled too.
 
     The variance is E[x^2] - mean^2: one read for the sums, none to centre. It loses digits
     only where mean^2 is large against the variance, so a row is done this way only where
@@ -420,14 +432,15 @@ def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np
         # x_hat = (x - mean) / sigma
         multiply_add(x, coef[2], rows[2], coef[3], rows[3], product, kept_x_hat)
         np.copyto(kept_inv_sigma, coef[2, :, 0])
-    multiply_add(x, coef[0], rows[0], coef[1], rows[1], product, out)  # (x - mean) / sigma * w + b
-    if rare is not None:
+    if out is not None:  # (x - mean) / sigma * w + b
+        multiply_add(x, coef[0], rows[0], coef[1], rows[1], product, out)
+    if rare is not None and out is not None:
         y = x_hat * weight
         if bias is not None:
             y += bias
         out[rare] = y if mask is None else y * mask[rare, None]
-        if kept is not None:
-            kept_x_hat[rare], kept_inv_sigma[rare] = x_hat, 1 / sigma[:, 0]
+    if rare is not None and kept is not None:
+        kept_x_hat[rare], kept_inv_sigma[rare] = x_hat, 1 / sigma[:, 0]
 
 
 def multiply_add(x: np.ndarray, coef_a: np.ndarray, rows_a: np.ndarray, coef_c: np.ndarray,
@@ -456,10 +469,10 @@ def matrix_product(coef: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
 def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,
                         num_threads: int, block_rows: int = BLOCK_ROWS
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """functional.layer_norm_backward for [N, H] rows: standardizes x again (the forward's
-    normalize_block), then layer_norm_backward_saved. A vjp that ran embed_layer_norm_saved
-    calls layer_norm_backward_saved directly."""
-    saved = layer_norm_rows_saved(x, weight, None, eps, num_threads, block_rows)[1]
+    """functional.layer_norm_backward for [N, H] rows: standardizes x again (standardize_rows),
+    then layer_norm_backward_saved. A vjp that ran embed_layer_norm_saved calls
+    layer_norm_backward_saved directly."""
+    saved = standardize_rows(x, eps, num_threads, block_rows)
     return layer_norm_backward_saved(grad, saved, weight, num_threads, block_rows)
 
 
