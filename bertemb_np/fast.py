@@ -47,7 +47,7 @@ from . import functional
 __all__ = ["BLOCK_ROWS", "MIN_RUN", "AddedRows", "Saved", "SparseRows", "default_num_threads",
            "embed_layer_norm", "embed_layer_norm_saved", "embedding_backward",
            "embedding_backward_sparse", "layer_norm_backward", "layer_norm_backward_saved",
-           "layer_norm_rows_saved", "normalize_rows", "standardize_rows"]
+           "layer_norm_rows_saved", "normalize_rows"]
 
 BLOCK_ROWS = 512  # rows per block: enough that two threads scale (few GIL hand-offs per row), in L3
 # A run of table ids at least this long can be added as a slice of the table: a slice-add of
@@ -257,15 +257,6 @@ def layer_norm_rows_saved(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | 
                              weight, bias, eps, num_threads, block_rows, None, True)
 
 
-def standardize_rows(x: np.ndarray, eps: float, num_threads: int = 1,
-                     block_rows: int = BLOCK_ROWS) -> Saved:
-    """x_hat and 1/sigma of each row of x [N, H], as layer_norm_rows_saved keeps them, without
-    the LayerNorm output: functional.standardize, blocked."""
-    ones = np.ones(x.shape[1], x.dtype)  # weight and bias are not used without an output
-    return layer_norm_blocks(lambda lo, hi, block, scratch: x[lo:hi], len(x), x.shape[1], x.dtype,
-                             ones, None, eps, num_threads, block_rows, None, True, output=False)[1]
-
-
 SMALL_ROWS = 64  # up to this many rows, small_layer_norm: a call's overhead is all its cost there
 _ones: dict = {}  # (H, dtype) -> ones [H], read-only: the row-sum vector of small_layer_norm
 
@@ -367,12 +358,10 @@ def coefficient_rows(weight: np.ndarray, bias: np.ndarray | None, keep: bool) ->
 
 def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np.ndarray | None,
                       eps: float, num_threads: int, block_rows: int, mask: np.ndarray | None,
-                      keep: bool, out: np.ndarray | None = None, output: bool = True
-                      ) -> tuple[np.ndarray | None, Saved | None]:
+                      keep: bool, out: np.ndarray | None = None) -> tuple[np.ndarray, Saved | None]:
     """LayerNorm of the rows terms(lo, hi, out[lo:hi], scratch) gives, block by block, times
-    mask [N] if given: -> (out [N, H] (None if not output), Saved if keep else None)."""
-    if out is None and output:
-        out = np.empty((n, h), dtype=dtype)  # [N, H], the only full-size array
+    mask [N] if given: -> (out [N, H], Saved if keep else None)."""
+    out = np.empty((n, h), dtype=dtype) if out is None else out  # [N, H], the only full-size array
     saved = Saved(np.empty((n, h), dtype), np.empty(n, dtype), None) if keep else None
     rows = coefficient_rows(weight, bias, keep)
     eps = dtype.type(eps)
@@ -383,9 +372,8 @@ def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np
             for lo in range(start, stop, block_rows):
                 hi = min(lo + block_rows, stop)
                 kept = None if saved is None else (saved.x_hat[lo:hi], saved.inv_sigma[lo:hi])
-                block = None if out is None else out[lo:hi]
-                normalize_block(terms(lo, hi, block, scratch), block, rows, weight, bias, eps,
-                                scratch, None if mask is None else mask[lo:hi], kept)
+                normalize_block(terms(lo, hi, out[lo:hi], scratch), out[lo:hi], rows, weight,
+                                bias, eps, scratch, None if mask is None else mask[lo:hi], kept)
 
     parallel_blocks(run, n, num_threads, block_rows)
     return out, saved
@@ -469,58 +457,74 @@ def matrix_product(coef: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
 def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,
                         num_threads: int, block_rows: int = BLOCK_ROWS
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """functional.layer_norm_backward for [N, H] rows: standardizes x again (standardize_rows),
-    then layer_norm_backward_saved. A vjp that ran embed_layer_norm_saved calls
-    layer_norm_backward_saved directly."""
-    saved = standardize_rows(x, eps, num_threads, block_rows)
-    return layer_norm_backward_saved(grad, saved, weight, num_threads, block_rows)
+    """functional.layer_norm_backward for [N, H] rows: each block of x is standardized again
+    (normalize_block, into the thread's scratch), then goes through the same block backward as
+    layer_norm_backward_saved. A vjp that ran embed_layer_norm_saved calls that directly."""
+    return blocked_backward(grad, None, x, weight, eps, num_threads, block_rows)
 
 
 def layer_norm_backward_saved(grad: np.ndarray, saved: Saved, weight: np.ndarray, num_threads: int,
                               block_rows: int = BLOCK_ROWS
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """functional.layer_norm_backward from the forward's x_hat and 1/sigma: (dx, dweight, dbias).
+    """functional.layer_norm_backward from the forward's x_hat and 1/sigma: (dx, dweight, dbias)."""
+    return blocked_backward(grad, saved, None, weight, None, num_threads, block_rows)
+
+
+def blocked_backward(grad: np.ndarray, saved: Saved | None, x: np.ndarray | None,
+                     weight: np.ndarray, eps: float | None, num_threads: int,
+                     block_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The LayerNorm backward, block by block, from `saved` or from x standardized again.
 
     With g = dy * weight, per row: dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sigma. Here
     mean(g) = dy . weight / H and mean(g * x_hat) = (dy * x_hat) . weight / H, so g itself is
-    never written; dy * x_hat is written once and also summed into dweight. The weight and bias
-    gradients are summed per block, then over the blocks in order (so the result does not
-    depend on the thread count).
+    never written; dy * x_hat is written once and also summed into dweight. Then
+        dx = dy * A + x_hat * S + C,   A = weight / sigma,  S = -mean(g x_hat) / sigma,
+                                       C = -mean(g) / sigma      (products as in the forward)
+    The weight and bias gradients are summed per block, then over the blocks in order (so the
+    result does not depend on the thread count).
     """
-    x_hat, inv_sigma = saved.x_hat, saved.inv_sigma
-    n, h = x_hat.shape
-    dtype = x_hat.dtype
-    grad_x = np.empty_like(x_hat)  # [N, H]
-    blocks = -(-n // block_rows)
-    partial = np.zeros((2, blocks, h), dtype=dtype)  # per block: sums of dy * x_hat and of dy
-    rows = np.zeros((3, 2, h), dtype)  # [weight; 0] -> dx's A; [1; 0] twice -> S and C
+    n, h = grad.shape
+    dtype = weight.dtype
+    grad_x = np.empty((n, h), dtype)  # [N, H]
+    partial = np.zeros((2, -(-n // block_rows), h), dtype=dtype)  # per block: sums of dy x_hat, dy
+    rows = np.zeros((3, 2, h), dtype)  # [weight; 0] -> A; [1; 0] twice -> S and C
     rows[0, 0], rows[1:, 0] = weight, 1
+    standardize = None if x is None else coefficient_rows(rows[1, 0], None, keep=True)
     minus_inv_h = dtype.type(-1.0 / h)
 
     def run(start: int, stop: int) -> None:
         b_max = min(block_rows, stop - start)
+        scratch = Scratch(b_max, h, dtype, 4)  # its product buffer serves both steps
         product = np.empty((b_max, h), dtype)  # [b, H]: dy * x_hat, then x_hat * S
-        # per row: [1/sigma, 0], [-mean(g x_hat)/sigma, 0], [-mean(g)/sigma, 0]
-        coef = np.zeros((3, b_max, 2), dtype)
-        products = np.empty((3, b_max, h), dtype)  # A, S, C
+        coef = np.zeros((3, b_max, 2), dtype)  # per row: [1/sigma, 0], [-mean(g x_hat)/sigma, 0], ...
+        if x is not None:
+            x_hat_rows, inv_sigma_rows = np.empty((b_max, h), dtype), np.empty(b_max, dtype)
         for lo in range(start, stop, block_rows):
             hi = min(lo + block_rows, stop)
-            b, dy, xh, dx = hi - lo, grad[lo:hi], x_hat[lo:hi], grad_x[lo:hi]
-            p, c, s = product[:b], coef[:, :b], products[:, :b]
+            b, dy, dx = hi - lo, grad[lo:hi], grad_x[lo:hi]
+            if x is None:
+                xh, inv_sigma = saved.x_hat[lo:hi], saved.inv_sigma[lo:hi]
+            else:
+                xh, inv_sigma = x_hat_rows[:b], inv_sigma_rows[:b]
+                normalize_block(x[lo:hi], None, standardize, rows[1, 0], None, dtype.type(eps),
+                                scratch, None, (xh, inv_sigma))
+            p, c, made = product[:b], coef[:, :b], scratch.product[:b]
             np.add.reduce(dy, axis=0, out=partial[1, lo // block_rows])  # dbias, this block
             np.multiply(dy, xh, out=p)
             np.add.reduce(p, axis=0, out=partial[0, lo // block_rows])  # dweight, this block
-            row_dots(p, weight, c[1, :, 0])  # H mean(g x_hat)
-            row_dots(dy, weight, c[2, :, 0])  # H mean(g)
-            np.copyto(c[0, :, 0], inv_sigma[lo:hi])
-            np.multiply(c[1:, :, 0], minus_inv_h, out=c[1:, :, 0])
-            np.multiply(c[1:, :, 0], c[0, :, 0], out=c[1:, :, 0])  # -mean(...) / sigma
-            for k in range(3):  # A = weight/sigma, S = -mean(g x_hat)/sigma, C = -mean(g)/sigma
-                matrix_product(c[k], rows[k], s[k])
-            np.multiply(dy, s[0], out=dx)  # g / sigma
-            np.multiply(xh, s[1], out=p)
+            dots = scratch.sums[:, :b]
+            row_dots(p, weight, dots[0])  # H mean(g x_hat)
+            row_dots(dy, weight, dots[1])  # H mean(g)
+            np.copyto(c[0, :, 0], inv_sigma)
+            np.multiply(dots, minus_inv_h, out=dots)
+            np.multiply(dots, inv_sigma, out=c[1:, :, 0])  # -mean(...) / sigma
+            matrix_product(c[0], rows[0], made)
+            np.multiply(dy, made, out=dx)  # g / sigma
+            matrix_product(c[1], rows[1], made)
+            np.multiply(xh, made, out=p)
             np.add(dx, p, out=dx)  # - x_hat mean(g x_hat) / sigma
-            np.add(dx, s[2], out=dx)  # - mean(g) / sigma
+            matrix_product(c[2], rows[2], made)
+            np.add(dx, made, out=dx)  # - mean(g) / sigma
 
     parallel_blocks(run, n, num_threads, block_rows)
     return grad_x, partial[0].sum(axis=0), partial[1].sum(axis=0)
