@@ -25,15 +25,16 @@ def check_ids(ids, rows: int, what: str, too_large: str = "") -> np.ndarray:
     """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table
     (`too_large`: a hint for an id past the end)."""
     ids = as_array(ids, what)
-    if not np.issubdtype(ids.dtype, np.integer):
+    if ids.dtype.kind not in "iu":  # not bool ("b"), float, object, ...
         raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
-    if ids.size:
+    wide = ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
+    # One pass finds both kinds of bad id: seen as unsigned, a negative id is larger than any row.
+    if ids.size and wide.view(np.uintp).max() >= rows:
         low, high = int(ids.min()), int(ids.max())
-        if low < 0 or high >= rows:
-            bad = low if low < 0 else high
-            hint = " (negative ids are never valid)" if bad < 0 else too_large
-            raise ValueError(f"{what} must be in [0, {rows}), got {bad}{hint}")
-    return ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
+        bad = low if low < 0 else high
+        hint = " (negative ids are never valid)" if bad < 0 else too_large
+        raise ValueError(f"{what} must be in [0, {rows}), got {bad}{hint}")
+    return wide
 
 
 def check_flag(value, name: str) -> bool:
@@ -114,6 +115,11 @@ class Inputs(NamedTuple):
     shape: tuple[int, int]  # (B, L)
 
 
+def who(config: EmbeddingConfig) -> str:
+    """The layer, for messages: "RobertaEmbeddings (model_type 'xlm-roberta')"."""
+    return f"{config.spec.class_name} (model_type {config.model_type!r})"
+
+
 def check_inputs(config: EmbeddingConfig, dtype: np.dtype, input_ids=None, token_type_ids=None,
                  position_ids=None, inputs_embeds=None, attention_mask=None, cache_length=None,
                  past_key_values_length=None) -> Inputs:
@@ -121,17 +127,17 @@ def check_inputs(config: EmbeddingConfig, dtype: np.dtype, input_ids=None, token
     spec = config.spec
     input_ids, inputs_embeds, shape = check_tokens(config, dtype, input_ids, inputs_embeds)
     offset_name, offset = check_offset(cache_length, past_key_values_length)
-    who = f"{spec.class_name} (model_type {config.model_type!r})"
     if offset and not spec.cache_length:
-        raise ValueError(f"{who} takes no {offset_name}: its positions always start at the same place")
-    token_type_ids = check_token_types(config, who, token_type_ids, shape)
+        raise ValueError(f"{who(config)} takes no {offset_name}: "
+                         "its positions always start at the same place")
+    token_type_ids = check_token_types(config, token_type_ids, shape)
     rule = spec.position_rule(config)
     if rule is None:
         if position_ids is not None:
-            raise ValueError(f"{who} has no position table (position_embedding_type "
+            raise ValueError(f"{who(config)} has no position table (position_embedding_type "
                              f"{config.position_embedding_type!r}): position_ids would do nothing")
         if offset:
-            raise ValueError(f"{who} has no position table: {offset_name} would do nothing")
+            raise ValueError(f"{who(config)} has no position table: {offset_name} would do nothing")
     elif position_ids is not None:
         position_ids = check_broadcast(check_ids(position_ids, config.max_position_embeddings,
                                                  "position_ids"), shape, "position_ids")
@@ -196,11 +202,11 @@ def check_offset(cache_length, past_key_values_length) -> tuple[str, int]:
     return name, value
 
 
-def check_token_types(config: EmbeddingConfig, who: str, token_type_ids, shape) -> np.ndarray | None:
+def check_token_types(config: EmbeddingConfig, token_type_ids, shape) -> np.ndarray | None:
     """Token types broadcastable to `shape` (default zeros [L]), or None when the model has none."""
     T = config.type_vocab_size
     if token_type_ids is not None and not config.spec.token_types:
-        raise ValueError(f"{who} takes no token_type_ids: the model has no token type embeddings "
+        raise ValueError(f"{who(config)} takes no token_type_ids: the model has no token type embeddings "
                          "(its tokenizer returns none)")
     if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types, has no table,
         if token_type_ids is not None:  # and ignores them (a pair's B is 1): checked, unused
@@ -225,10 +231,10 @@ def max_tokens(config: EmbeddingConfig) -> int | None:
 def check_position_limit(config: EmbeddingConfig, rule: str, input_ids, length: int,
                          offset_name: str, offset: int) -> None:
     """Raise unless the default position ids of every sequence fit in the position table."""
-    tokens = positions.tokens_numbered(rule, input_ids, length, config.pad_token_id)
-    usable = max_tokens(config)
+    P, pad = config.max_position_embeddings, config.pad_token_id
+    tokens = positions.tokens_numbered(rule, input_ids, length, pad)
+    usable = positions.usable_positions(rule, P, pad)
     if tokens + offset > usable:
-        P, pad = config.max_position_embeddings, config.pad_token_id
         total = f"sequence length {tokens} + {offset_name} {offset} = {tokens + offset}"
         limit = (f"max_position_embeddings={P}" if usable == P else
                  f"the {usable} tokens this model takes (max_position_embeddings={P}, and positions "

@@ -13,8 +13,10 @@ ends the command with one line, `bertemb: error: ...`, and exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -25,7 +27,7 @@ import numpy as np
 from .version import __version__
 from .checks import max_tokens
 from .modules import AutoEmbeddings, Embeddings
-from .sources import http_library
+from .sources import HubUnreachable, http_library
 from .tokenizer import Tokenizer
 
 __all__ = ["main", "format_array"]
@@ -113,14 +115,32 @@ def load(args) -> tuple[Tokenizer, Embeddings]:
     return Tokenizer.from_pretrained(args.model, revision=args.revision), emb
 
 
+def check_texts(args) -> None:
+    """The text (and pair) must be sentences: not empty, and valid UTF-8. Python gives each
+    byte of the command line that is not UTF-8 as a lone surrogate (U+DC80 + the byte), which
+    the tokenizer would refuse with a message about its input types."""
+    for name in ("text", "pair"):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not value.strip():
+            raise ValueError(f"the {name} is empty: give a sentence to embed")
+        bad = next((i for i, c in enumerate(value) if 0xD800 <= ord(c) <= 0xDFFF), None)
+        if bad is None:
+            continue
+        if not 0xDC80 <= ord(value[bad]) <= 0xDCFF:
+            raise ValueError(f"the {name} holds U+{ord(value[bad]):04X}, a lone surrogate, "
+                             "which is not text")
+        where = len(value[:bad].encode("utf-8", "surrogateescape"))
+        raise ValueError(f"the {name} is not valid UTF-8: its byte {where} is "
+                         f"0x{ord(value[bad]) - 0xDC00:02x}")
+
+
 def encode(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None,
            truncate: bool) -> dict[str, np.ndarray]:
     """The tokenizer's arrays [1, L] of one text (or pair), cut to max_tokens if `truncate`.
-    An empty sentence is an error, and so is a text too long without `truncate`: said here
-    in the command's terms, rather than by the layer in its own."""
-    for name, value in (("text", text), ("pair", pair)):
-        if value is not None and not value.strip():
-            raise ValueError(f"the {name} is empty: give a sentence to embed")
+    A text too long without `truncate` is an error, said here in the command's terms, rather
+    than by the layer in its own."""
     limit = max_tokens(emb.config)
     if truncate and limit is not None:
         return tok(text, pair, truncation=True, max_length=limit)
@@ -141,12 +161,30 @@ def encode_one(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None, tru
 
 
 def npy_path(out: str) -> Path:
-    """The file np.save writes for `out` (it appends .npy to a name without it); a folder is
-    refused, where np.save would write a file beside it, named after it."""
+    """The file np.save writes for `out` (it appends .npy to a name without it), checked before
+    any work: a folder is refused, where np.save would write a file beside it, named after it;
+    and so is a file in a folder that does not exist."""
     if Path(out).is_dir():
         raise IsADirectoryError(f"--out {out} is a folder: give a file name, "
                                 f"such as {Path(out) / 'x.npy'}")
-    return Path(out if out.endswith(".npy") else out + ".npy")
+    path = Path(out if out.endswith(".npy") else out + ".npy")
+    if not path.parent.exists():
+        raise FileNotFoundError(f"--out {out}: the folder {path.parent} does not exist")
+    if not path.parent.is_dir():
+        raise NotADirectoryError(f"--out {out}: {path.parent} is a file, not a folder")
+    return path
+
+
+def figures_folder(out: str) -> Path:
+    """plot's --out, checked before any work: a folder, or a path where one can be made."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"--out {out} is a file: plot writes its PNG files (and "
+                              "figures.npz) into a folder; give a folder's name")
+    above = next(parent for parent in path.parents if parent.exists())
+    if not above.is_dir():
+        raise NotADirectoryError(f"--out {out}: {above} is a file, not a folder")
+    return path
 
 
 def run_embed(args) -> None:
@@ -166,11 +204,11 @@ def run_embed(args) -> None:
 def run_plot(args) -> None:
     from . import plots, study
 
+    out = figures_folder(args.out)  # refused before any loading
     tok, emb = load(args)
     if emb.position_embeddings is not None:
         check_dims(args.dims, emb.position_embeddings.weight.shape[1])
     tokens, ids, types = encode_one(tok, emb, args.text, None, args.truncate)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = f"{args.name or Path(args.model).resolve().name} ({emb.config.model_type})"
     norms = study.component_norms(emb, ids, types)
@@ -206,8 +244,9 @@ def position_figures(emb: Embeddings, args, model: str, out: Path,
         return []
     position = emb.position_embeddings.weight  # [P, E]
     similarity = study.position_similarity(position)  # [P, P]
-    by_offset, band = study.band_width(similarity)
-    curves = study.dimension_curves(position, args.dims)
+    first, pad = study.first_token_row(emb), emb.config.pad_token_id  # RoBERTa, MPNet: pad + 1
+    by_offset, band = study.band_width(similarity, first=first)
+    curves = study.dimension_curves(position, args.dims, first=first)
     sinusoid = study.sinusoids_to_compare(*position.shape, args.dims) if args.sinusoid else None
     numbers.update(similarity=similarity, similarity_by_offset=by_offset, band_width=band,
                    **curves, **(sinusoid or {}))
@@ -217,11 +256,13 @@ def position_figures(emb: Embeddings, args, model: str, out: Path,
         caption += f";\n  dashed: the Transformer's sinusoids of wavelengths {wavelengths}"
     if len(curves["off_axis_values"]):
         caption += f";\n  off the axis, marked on its edge: {plots.off_axis_note(curves)}"
-    return [(plots.position_similarity(similarity, band, model, out / "position_similarity.png"),
+    return [(plots.position_similarity(similarity, band, model, out / "position_similarity.png",
+                                       first, pad),
              f"the bright band along the diagonal: nearby positions are\n  alike; the mean "
-             f"similarity falls below 0.5 at {band} positions apart"),
+             f"similarity falls below 0.5 at {band} positions apart;\n  "
+             f"{plots.numbering_note(first, pad)}"),
             (plots.dimensions_across_positions(position, curves, sinusoid, model,
-                                               out / "position_dimensions.png"), caption)]
+                                               out / "position_dimensions.png", first), caption)]
 
 
 def type_figure(emb: Embeddings, model: str, out: Path, numbers: dict) -> list[tuple[Path, str]]:
@@ -275,18 +316,23 @@ def run_explain(args) -> None:
         print(f"  {name:<28} {shape}")
     print(f"\nemb(ids) vs LayerNorm(the sum) by hand: "
           f"max |diff| = {walk['max_abs_diff_module_vs_by_hand']:.2g}")
+    position_ids = [r["position"] for r in walk["tokens"]]  # the table's pos column
     for r in walk["repeats"]:
-        print("\n" + textwrap.fill(why_repeats_differ(r, "position" in walk["terms"]), 80))
+        print("\n" + textwrap.fill(why_repeats_differ(r, "position" in walk["terms"],
+                                                       position_ids), 80))
 
 
-def why_repeats_differ(repeat: dict, positions: bool) -> str:
+def why_repeats_differ(repeat: dict, positions: bool, position_ids: list[int | None]) -> str:
     """Why a token found more than once comes out of this layer different, or the same: its word
     row is the same each time, its position row (if the family has `positions`) never is, and
-    its token type row only where the type differs (the two [SEP] of a pair)."""
+    its token type row only where the type differs (the two [SEP] of a pair). Where it is: by
+    the position ids the table shows (RoBERTa's start at pad_token_id + 1), else, for a family
+    without them, by the tokens' indices."""
     typed = len(set(repeat["types"])) > 1
     rows = ((["position row"] if positions else [])
             + (["token type row where the type differs"] if typed else []))
-    where = f"positions {repeat['positions']}"
+    ids = [position_ids[i] for i in repeat["positions"]]  # repeat["positions"]: token indices
+    where = (f"token indices {repeat['positions']}" if None in ids else f"positions {ids}")
     if typed:
         where += f", token types {repeat['types']}"
     why = (f"but a different {' and a different '.join(rows)}, so the outputs differ (cosine down "
@@ -306,14 +352,17 @@ def installed_minilm() -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def without_the_hub() -> str:
-    """What to do when the Hub cannot be reached: use a local folder, such as MiniLM's."""
+def without_the_hub(error: BaseException) -> str:
+    """What to do when the Hub cannot be reached: use a local folder, such as MiniLM's (a
+    HubUnreachable error names the ways forward itself: then only MiniLM's folder is added)."""
     from huggingface_hub import constants
 
     minilm = installed_minilm()
+    example = f"the installed all-MiniLM-L6-v2: --model {minilm}" if minilm else ""
+    if isinstance(error, HubUnreachable):
+        return f", such as {example}" if minilm else ""
     return (f"; to work without the Hub ({constants.ENDPOINT}), pass --model DIR, a local model "
-            f"folder" + (f", such as the installed all-MiniLM-L6-v2: --model {minilm}"
-                         if minilm else ""))
+            f"folder" + (f", such as {example}" if minilm else ""))
 
 
 def hub_unreachable(error: BaseException | None) -> bool:
@@ -323,7 +372,8 @@ def hub_unreachable(error: BaseException | None) -> bool:
 
     httpx = http_library()
     while error is not None:
-        if isinstance(error, (httpx.TransportError, LocalEntryNotFoundError, OfflineModeIsEnabled)):
+        if isinstance(error, (HubUnreachable, httpx.TransportError, LocalEntryNotFoundError,
+                              OfflineModeIsEnabled)):
             return True
         error = error.__cause__ or error.__context__
     return False
@@ -335,7 +385,6 @@ def user_errors() -> tuple[type[Exception], ...]:
     library huggingface_hub uses (httpx's errors are not OSErrors; InvalidURL not even an
     httpx.HTTPError)."""
     httpx = http_library()
-
     return OSError, ValueError, TypeError, ImportError, httpx.HTTPError, httpx.InvalidURL
 
 
@@ -343,21 +392,45 @@ def error_line(error: Exception) -> str:
     """The error in one line, named by its class when its message alone is terse (httpx's
     "[Errno 111] Connection refused"), with the way on when the Hub was not reached."""
     httpx = http_library()
-
     message, name = " ".join(str(error).split()), type(error).__name__
     if not message:
         message = name
     elif isinstance(error, (httpx.HTTPError, httpx.InvalidURL)):
         message = f"{name}: {message}"
     if hub_unreachable(error):
-        message = message.rstrip(".") + without_the_hub()
+        message = message.rstrip(".") + without_the_hub(error)
     return f"bertemb: error: {message}"
+
+
+@contextlib.contextmanager
+def quiet_retries():
+    """A command's error is its one line: while it runs, the warnings a retry logs (hub.py's,
+    huggingface_hub's "Retrying in 1s") are not shown, unless HF_HUB_VERBOSITY asks for them."""
+    ours, hf = logging.getLogger("bertemb_np"), logging.getLogger("huggingface_hub")
+    levels = ours.level, hf.level
+    hf_asked = "HF_HUB_VERBOSITY" in os.environ
+    hf_later = "huggingface_hub" not in sys.modules  # its import sets its level from the env
+    ours.setLevel(logging.ERROR)
+    if not hf_asked:
+        hf.setLevel(logging.ERROR)
+        if hf_later:
+            os.environ["HF_HUB_VERBOSITY"] = "error"
+    try:
+        yield
+    finally:
+        ours.setLevel(levels[0])
+        if not hf_asked:
+            hf.setLevel(levels[1])
+            if hf_later:
+                del os.environ["HF_HUB_VERBOSITY"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        check_texts(args)
+        with quiet_retries():
+            args.run(args)
     except KeyboardInterrupt:
         print("bertemb: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C

@@ -227,9 +227,11 @@ class EmbeddingConfig:
         return shapes
 
     def projection_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The encoder-input projection's weights (ALBERT, ELECTRA with E != H), else {}."""
+        """The encoder-input projection's weights (ALBERT's always, ELECTRA's when E != H), else {}."""
         projection, H, E = self.spec.projection, self.hidden_size, self.E
-        if projection is None or projection.where != "encoder_input" or E == H:
+        if projection is None or projection.where != "encoder_input":
+            return {}
+        if E == H and not projection.always:  # ELECTRA: none when E == H
             return {}
         shapes: dict[str, tuple[int, ...]] = {f"{projection.name}.weight": (H, E)}
         if projection.bias:

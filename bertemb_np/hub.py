@@ -10,8 +10,9 @@ HF_ENDPOINT, tokens and HF_HUB_DOWNLOAD_TIMEOUT behave as for any Hub download; 
 redirects to a CDN are followed, and the token is not sent there.
 
 What can go wrong is handled as hf_hub_download handles it: a transfer that stalls or breaks
-off is resumed from its next byte, a few times, waiting longer each time; and one process at a
-time fetches a cache entry, under a file lock, the others then using what it wrote.
+off is resumed from its next byte, a few times, waiting longer each time (but a host that
+cannot be connected to at all is not tried again); and one process at a time fetches a cache
+entry, under a file lock, the others then using what it wrote.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 from .safetensors_io import header_length, parse_header, read_header, write_safetensors
-from .sources import http_library, user_agent
+from .sources import HubUnreachable, cannot_connect, http_library, user_agent
 
 __all__ = ["RangeNotSupported", "TransferFailed", "cache_folder", "commit_of", "fetch_into_cache",
            "get_range", "remote_header"]
@@ -46,12 +47,16 @@ class TransferFailed(ConnectionError):
     """A byte range could not be fetched: its transfer kept stalling or breaking off."""
 
 
-def cache_folder(repo_id: str, commit: str) -> Path:
-    """Where the tensors fetched from `repo_id` at `commit` are cached. Beside the HF hub cache,
-    not in it: huggingface_hub's scan_cache_dir would report a folder of ours there as corrupt."""
+def cache_folder(repo_id: str, commit: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the tensors fetched from `repo_id` at `commit` are cached: under BERTEMB_CACHE, else
+    beside the HF hub cache, not in it (huggingface_hub's scan_cache_dir would report a folder of
+    ours there as corrupt): <HF_HOME>/bertemb, or <cache_dir>/../bertemb when a from_pretrained
+    was given its own HF cache folder, `cache_dir`."""
     from huggingface_hub import constants
 
-    root = os.environ.get("BERTEMB_CACHE") or os.path.join(constants.HF_HOME, "bertemb")
+    beside = (Path(cache_dir).expanduser().absolute().parent if cache_dir is not None
+              else Path(constants.HF_HOME))
+    root = os.environ.get("BERTEMB_CACHE") or beside / "bertemb"
     return Path(root) / ("models--" + repo_id.replace("/", "--")) / commit
 
 
@@ -71,8 +76,9 @@ def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, w
 
     A transfer that stalls (no byte for HF_HUB_DOWNLOAD_TIMEOUT seconds) or breaks off is asked
     for again from its next byte; after the first try and RETRIES more in a row with no byte
-    received, it raises TransferFailed. `token` is huggingface_hub's: a token, False for none,
-    None for the saved one.
+    received, it raises TransferFailed. A host that cannot be connected to (its name does not
+    resolve, the connection is refused) is not asked again: HubUnreachable. `token` is
+    huggingface_hub's: a token, False for none, None for the saved one.
     """
     from huggingface_hub import hf_hub_url
     from huggingface_hub.utils import build_hf_headers
@@ -95,6 +101,8 @@ def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, w
             failures = 1 if received > before else failures + 1
             what = (f"{url}: bytes {start}-{stop - 1}: {what_failed(e)}, "
                     f"after {received} of {stop - start} bytes")
+            if cannot_connect(e):
+                raise HubUnreachable(f"{what}: the host could not be reached") from e
             if failures > RETRIES:
                 raise TransferFailed(f"{what}; gave up after {RETRIES} retries") from e
             wait = min(2 ** (failures - 1), MAX_WAIT)
@@ -157,9 +165,11 @@ def remote_header(repo_id: str, commit: str, filename: str, *, token: str | bool
 
 def fetch_into_cache(repo_id: str, commit: str, filename: str, entries: dict[str, dict],
                      data_start: int, *, cache_name: str | None = None,
-                     token: str | bool | None = None) -> Path:
+                     token: str | bool | None = None,
+                     cache_dir: str | os.PathLike | None = None) -> Path:
     """Fetch the byte ranges of `entries` ({name: header entry}) of `filename` and cache them as a
-    safetensors file of just those tensors, named `cache_name` (default: `filename`); its path.
+    safetensors file of just those tensors, named `cache_name` (default: `filename`), in
+    cache_folder(repo_id, commit, cache_dir); its path.
 
     Processes wanting the same entry at once take its file lock in turn, and each looks again
     once it holds the lock: only the first finds the entry missing (or damaged) and fetches it.
@@ -167,7 +177,7 @@ def fetch_into_cache(repo_id: str, commit: str, filename: str, entries: dict[str
     """
     from huggingface_hub.utils import WeakFileLock
 
-    path = cache_folder(repo_id, commit) / (cache_name or filename)
+    path = cache_folder(repo_id, commit, cache_dir) / (cache_name or filename)
     path.parent.mkdir(parents=True, exist_ok=True)
     with WeakFileLock(path.with_name(f".{path.name}.lock")):
         if holds(path, entries):  # written by another process while this one waited

@@ -29,12 +29,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
 
 from . import hub
 from .config import EmbeddingConfig
 from .safetensors_io import read_header
-from .sources import exists, is_local, resolve_file
+from .sources import exists, local_folder, offline_reason, resolve_file
 
 __all__ = ["Checkpoint", "checkpoint_names", "fetch_tensors", "read_tensors", "whole_files"]
 
@@ -51,18 +50,26 @@ BACKEND = "pread"
 class Checkpoint:
     """A model's config.json and checkpoint files, in a local folder or a hub repo at one commit.
 
-    `tensors(shapes)` reads the named weights: for a hub id with partial=True (the default),
+    `model` is a local folder (`~` expanded), a .safetensors file in one (its model.safetensors,
+    say: read instead of the folder's checkpoint, with the config.json beside it), or a hub repo
+    id. `tensors(shapes)` reads the named weights: for a hub id with partial=True (the default),
     only their bytes are fetched (cached under BERTEMB_CACHE); partial=False downloads the
-    whole checkpoint file(s) with hf_hub_download.
+    whole checkpoint file(s) with hf_hub_download. The other arguments are transformers':
+    revision (hub ids only; ignored for a local folder, as transformers 5.24 ignores it),
+    token, local_files_only (the HF cache and the bertemb cache only, no network) and cache_dir
+    (the HF cache for hub downloads, instead of HF_HUB_CACHE).
     """
 
-    def __init__(self, model: str | os.PathLike, *, revision: str | None = None, partial: bool = True,
-                 token: str | bool | None = None):
-        self.model, self.revision, self.partial = model, revision, partial
-        self.token = token  # for the Hub, as huggingface_hub takes it
-        self.config_path = resolve_file(model, "config.json", revision=revision, token=token)
+    def __init__(self, model: str | os.PathLike, *, revision: str | None = None,
+                 partial: bool = True, token: str | bool | None = None,
+                 local_files_only: bool = False, cache_dir: str | os.PathLike | None = None):
+        self.model, self.partial = model, partial
+        self.hub_args = {"token": token, "local_files_only": local_files_only,
+                         "cache_dir": cache_dir}  # how to ask the Hub, as huggingface_hub takes it
+        self.files = checkpoint_file(model)
+        self.config_path = resolve_file(model, "config.json", revision=revision, **self.hub_args)
         self.config = EmbeddingConfig.from_json_file(self.config_path)
-        self.commit = None if is_local(model, revision) else hub.commit_of(self.config_path)
+        self.commit = None if local_folder(model) else hub.commit_of(self.config_path)
 
     def tensors(self, shapes: dict[str, tuple[int, ...]], optional: frozenset = frozenset(),
                 group: str = "embeddings") -> dict[str, np.ndarray]:
@@ -71,9 +78,21 @@ class Checkpoint:
         names = checkpoint_names(self.config, shapes)
         if self.commit is not None and self.partial:
             return fetch_tensors(os.fspath(self.model), self.commit, names, shapes, optional, group,
-                                 self.token)
-        files = whole_files(self.model, self.commit or self.revision, names, optional, self.token)
+                                 self.hub_args)
+        files = self.files or whole_files(self.model, self.commit, names, optional, self.hub_args)
         return read_tensors(files, names, shapes, optional)
+
+
+def checkpoint_file(model: str | os.PathLike) -> list[Path] | None:
+    """[the file] when `model` names a .safetensors file, None for a folder or a hub id; any
+    other file is refused."""
+    path = Path(model).expanduser() if isinstance(model, (str, os.PathLike)) else None
+    if path is None or not path.is_file():
+        return None
+    if path.name.endswith(".safetensors"):
+        return [path]
+    raise ValueError(f"{os.fspath(model)} is a file, but not a .safetensors checkpoint: give "
+                     f"the model folder, or its {SINGLE_FILE}")
 
 
 def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]]:
@@ -94,28 +113,31 @@ def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]
 
 
 def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
-                optional: frozenset = frozenset(), token: str | bool | None = None) -> list[Path]:
-    """model.safetensors, or the shards of a sharded checkpoint that hold the `names` tensors."""
-    single = resolve_file(model, SINGLE_FILE, revision=revision, required=False, token=token)
+                optional: frozenset, hub_args: dict) -> list[Path]:
+    """model.safetensors, or the shards of a sharded checkpoint that hold the `names` tensors.
+    `hub_args`: resolve_file's token, local_files_only and cache_dir."""
+    single = resolve_file(model, SINGLE_FILE, revision=revision, required=False, **hub_args)
     if single is not None:
         return [single]
-    index = resolve_file(model, INDEX_FILE, revision=revision, required=False, token=token)
+    index = resolve_file(model, INDEX_FILE, revision=revision, required=False, **hub_args)
     if index is None:
-        refuse_pickles(model, revision, token)
+        refuse_pickles(model, revision, hub_args)
     weight_map = read_weight_map(index)
     found = find_checkpoint_names(set(weight_map), names, index, optional)
     shards = {weight_map[name] for name in found.values()}
-    return [resolve_file(model, shard, revision=revision, token=token) for shard in sorted(shards)]
+    return [resolve_file(model, shard, revision=revision, **hub_args) for shard in sorted(shards)]
 
 
 def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
                   shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str,
-                  token: str | bool | None = None) -> dict[str, np.ndarray]:
+                  hub_args: dict) -> dict[str, np.ndarray]:
     """The tensors of a hub repo at `commit`, from the bertemb cache or fetched by byte ranges."""
     import huggingface_hub
 
-    offline = huggingface_hub.constants.HF_HUB_OFFLINE
-    cached = cached_files(hub.cache_folder(repo_id, commit), group)
+    cache_dir = hub_args["cache_dir"]
+    offline = offline_reason(hub_args["local_files_only"])
+    folder = hub.cache_folder(repo_id, commit, cache_dir)
+    cached = cached_files(folder, group)
     if cached:
         try:
             return read_tensors(cached, names, shapes, optional)
@@ -124,21 +146,21 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
                 raise  # nothing better can be had
     if offline:  # the whole checkpoint may be in the HF cache
         try:
-            files = whole_files(repo_id, commit, names, optional, token)
+            files = whole_files(repo_id, commit, names, optional, hub_args)
         except FileNotFoundError as e:
             raise FileNotFoundError(
                 f"the embedding tensors of hub repo {repo_id!r} at {commit} are neither in the "
-                f"bertemb cache ({hub.cache_folder(repo_id, commit)}) nor in the HF cache, and "
-                "HF_HUB_OFFLINE is set") from e
+                f"bertemb cache ({folder}) nor in the HF cache, and {offline}") from e
         return read_tensors(files, names, shapes, optional)
-    in_hf_cache = huggingface_hub.try_to_load_from_cache(repo_id, SINGLE_FILE, revision=commit)
+    in_hf_cache = huggingface_hub.try_to_load_from_cache(repo_id, SINGLE_FILE, cache_dir=cache_dir,
+                                                         revision=commit)
     if isinstance(in_hf_cache, str):  # downloaded whole before (by transformers, say): no fetch
         return read_tensors([Path(in_hf_cache)], names, shapes, optional)
     try:
-        files = fetch_files(repo_id, commit, names, shapes, optional, group, token)
+        files = fetch_files(repo_id, commit, names, shapes, optional, group, hub_args)
     except hub.RangeNotSupported as e:
         warnings.warn(f"{e}: downloading the whole checkpoint instead", stacklevel=3)
-        files = whole_files(repo_id, commit, names, optional, token)
+        files = whole_files(repo_id, commit, names, optional, hub_args)
     return read_tensors(files, names, shapes, optional)
 
 
@@ -162,21 +184,23 @@ def cached_files(folder: Path, group: str) -> list[Path]:
 
 def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
                 shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str,
-                token: str | bool | None = None) -> list[Path]:
+                hub_args: dict) -> list[Path]:
     """Fetch the tensors' byte ranges into the bertemb cache; the cached files' paths.
 
     Reads model.safetensors' header, or the index of a sharded checkpoint and then the headers
     of the shards holding the tensors; checks them against config.json; then fetches.
     """
     where = f"hub repo {repo_id!r} at {commit}"
+    token = hub_args["token"]
     headers = {}
     if exists(repo_id, SINGLE_FILE, revision=commit, token=token):
         headers[SINGLE_FILE] = hub.remote_header(repo_id, commit, SINGLE_FILE, token=token)
         weight_map = {name: SINGLE_FILE for name in headers[SINGLE_FILE][0]}
     elif exists(repo_id, INDEX_FILE, revision=commit, token=token):
-        weight_map = read_weight_map(resolve_file(repo_id, INDEX_FILE, revision=commit, token=token))
+        weight_map = read_weight_map(resolve_file(repo_id, INDEX_FILE, revision=commit,
+                                                  **hub_args))
     else:
-        refuse_pickles(repo_id, commit, token)
+        refuse_pickles(repo_id, commit, hub_args)
     found = find_checkpoint_names(set(weight_map), names, where, optional)
     files = []
     for filename in sorted({weight_map[name] for name in found.values()}):
@@ -185,7 +209,8 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
         wanted = {name: weight_entry(header, name, shapes[ours], f"{filename} of {where}")
                   for ours, name in found.items() if weight_map[name] == filename}
         files.append(hub.fetch_into_cache(repo_id, commit, filename, wanted, data_start,
-                                       cache_name=cache_prefix(group) + filename, token=token))
+                                          cache_name=cache_prefix(group) + filename, token=token,
+                                          cache_dir=hub_args["cache_dir"]))
     return files
 
 
@@ -201,12 +226,18 @@ def read_weight_map(index: Path) -> dict[str, str]:
     return weight_map
 
 
-def refuse_pickles(model, revision: str | None, token: str | bool | None = None):
+def refuse_pickles(model, revision: str | None, hub_args: dict):
     """Raise: there is no safetensors checkpoint; say how to make one if there are pickled
     weights."""
-    where = (f"model folder {os.fspath(model)}" if is_local(model, revision)
-             else f"hub repo {os.fspath(model)!r}")
-    pickled = [name for name in PICKLED_FILES if exists(model, name, revision=revision, token=token)]
+    folder = local_folder(model)
+    where = f"model folder {folder}" if folder else f"hub repo {os.fspath(model)!r}"
+    token = hub_args["token"]
+    offline = None if folder else offline_reason(hub_args["local_files_only"])
+    if offline:  # the Hub cannot be asked which files it has
+        raise FileNotFoundError(f"neither {SINGLE_FILE} nor {INDEX_FILE} of {where} is in the "
+                                f"HF cache, and {offline}")
+    pickled = [name for name in PICKLED_FILES if exists(model, name, revision=revision,
+                                                        token=token)]
     if not pickled:
         raise FileNotFoundError(f"{where} has no {SINGLE_FILE} or {INDEX_FILE}")
     raise FileNotFoundError(
@@ -237,8 +268,10 @@ def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
             where_is[name] = i
     where = paths[0] if len(paths) == 1 else f"{len(paths)} shards"
     found = find_checkpoint_names(set(where_is), names, where, optional)
-    for ours, name in found.items():
-        weight_entry(headers[where_is[name]], name, shapes[ours], paths[where_is[name]])
+    dtypes = {weight_entry(headers[where_is[name]], name, shapes[ours], paths[where_is[name]])
+              ["dtype"] for ours, name in found.items()}
+    if "BF16" in dtypes:  # safe_open returns BF16 tensors as ml_dtypes' bfloat16, which
+        import ml_dtypes  # noqa: F401  NumPy lacks; a 0.5 s import, so only when one is read
     tensors = {}
     for i in sorted({where_is[name] for name in found.values()}):
         with open_safetensors(paths[i]) as f:
@@ -276,7 +309,7 @@ def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> d
 def open_safetensors(path: Path):
     """safe_open(path) for NumPy, its errors (SafetensorError) raised as ValueError naming the
     file."""
-    import ml_dtypes  # noqa: F401  NumPy's bfloat16, which BF16 tensors come as (5 ms: only here)
+    from safetensors import SafetensorError, safe_open  # imported when a file is read
 
     try:
         with safe_open(path, framework="numpy", backend=BACKEND) as f:

@@ -74,7 +74,8 @@ class Embeddings(LayerState):
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
                         partial: bool = True, dtype=np.float32, num_threads: int | None = None,
-                        token: str | bool | None = None) -> "Embeddings":
+                        token: str | bool | None = None, local_files_only: bool = False,
+                        cache_dir: str | os.PathLike | None = None) -> "Embeddings":
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
         or the shards of model.safetensors.index.json that hold the embeddings).
 
@@ -84,9 +85,12 @@ class Embeddings(LayerState):
         `dtype`: float32 by default, or float64 for exact study. num_threads defaults to
         BERTEMB_NUM_THREADS, else the machine's cores. token: for private or gated Hub repos,
         as huggingface_hub takes it (default: the logged-in token or HF_TOKEN).
+        local_files_only and cache_dir as in transformers: never ask the Hub (a local folder or
+        what is cached), and the Hub cache folder to use instead of HF_HUB_CACHE.
         """
         compute_dtype(dtype)  # refused before anything is read
-        checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token)
+        checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token,
+                                local_files_only=local_files_only, cache_dir=cache_dir)
         config = checkpoint.config
         if cls is not AutoEmbeddings and config.spec is not getattr(cls, "spec", None):
             raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "
@@ -108,7 +112,8 @@ class Embeddings(LayerState):
         """[B, L] token ids (or [B, L, E] `inputs_embeds`) -> [B, L, H] embeddings.
 
         - token_type_ids: [B, L] or broadcastable; missing means all zeros (sentence A).
-          Refused by families without token types (RoBERTa-style tokenizers give none).
+          Refused by families without token types (RoBERTa-style tokenizers give none);
+          checked and ignored where the model has no table (type_vocab_size 0: DeBERTa-v3, GTE).
         - position_ids: [B, L] or broadcastable; missing means the family's rule (positions.py):
           BERT's arange(cache_length, cache_length + L), RoBERTa's count of non-pad tokens, ...
         - attention_mask: [B, L] of 0/1. DeBERTa multiplies its output by it (padding rows
@@ -159,7 +164,7 @@ class Embeddings(LayerState):
         pre_weight = None if pre is None else pre.weight
         projection = self.projection if self.projects(project) else None
         summed = self.summed_terms(x)  # [B, L, E]: word + token_type + position, in the family's order
-        e = summed if pre is None else linear(summed, pre_weight, None)  # DeBERTa: [B, L, E] -> [B, L, H]
+        e = summed if pre is None else linear(summed, pre_weight, None)  # embed_proj: -> [B, L, H]
         normed = layer_norm(e, weight, bias, eps)  # [B, L, H]
         dropped, keep, out = self.after_norm(normed, x, training, rng, projection)
         return Tape(x, summed, e, dropped, keep, out, (weight, bias, eps), pre_weight,

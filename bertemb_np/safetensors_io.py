@@ -21,7 +21,6 @@ import collections
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 __all__ = ["DTYPE_BITS", "header_length", "parse_header", "read_header", "write_safetensors"]
@@ -147,6 +146,8 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]]
     goes to a temporary file in the same folder, renamed to `path` only once complete: an
     interrupted write never leaves a truncated file at `path`.
     """
+    import tempfile  # 3 ms (shutil, random, bz2, lzma), for writes only: not at import
+
     header, offset = {}, 0
     for name, (dtype, shape, nbytes) in tensors.items():
         header[name] = {"dtype": dtype, "shape": list(shape),

@@ -1,9 +1,17 @@
 """Where a model's files come from: a local folder, or a Hugging Face Hub repo id.
 
 A hub id goes through `huggingface_hub.hf_hub_download`, so the HF cache (HF_HOME,
-HF_HUB_CACHE), `revision=`, HF_ENDPOINT and HF_HUB_OFFLINE all work as they do in
-transformers. Requests carry `token=` as huggingface_hub takes it, and a user agent naming
-bertemb_np and its version. huggingface_hub is imported only when a hub id is resolved.
+HF_HUB_CACHE, or `cache_dir=`), `revision=`, `local_files_only=`, HF_ENDPOINT and HF_HUB_OFFLINE
+all work as they do in transformers. Requests carry `token=` as huggingface_hub takes it, and a
+user agent naming bertemb_np and its version. huggingface_hub is imported only when a hub id is
+resolved.
+
+Without a network, a hub id fails at once: before hf_hub_download, one request for the file's
+metadata, not retried, asks whether the Hub can be reached at all (once per process, while it
+answers). A name that does not resolve or a refused connection is not retried (hf_hub_download
+would retry for some 20 s): the cached file is used if there is one, as hf_hub_download would
+use it, else HubUnreachable says so and names the ways forward. Retries stay for what they can
+help: a transfer that stalls or breaks off (hub.py), and a Hub that answers 5xx.
 """
 
 from __future__ import annotations
@@ -11,7 +19,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["exists", "is_local", "resolve_file"]
+__all__ = ["HubUnreachable", "exists", "local_folder", "resolve_file"]
+
+ANSWERED: set[str] = set()  # the endpoints that answered in this process: no more probes there
+WAYS_FORWARD = (". Without the network, set HF_HUB_OFFLINE=1 to load models already in the HF "
+                "cache without asking the Hub, or pass a local model folder")
+
+
+class HubUnreachable(ConnectionError):
+    """The Hub could not be reached (a name that does not resolve, a connection refused or
+    never made) for a file that is not in the local cache."""
 
 
 def looks_like_path(model: str) -> bool:
@@ -23,38 +40,46 @@ def looks_like_path(model: str) -> bool:
             or os.sep != "/" and os.sep in model)
 
 
-def is_local(model: str | os.PathLike, revision: str | None = None) -> bool:
-    """True for a local folder, False for a hub repo id; raises for a path that does not exist."""
+def local_folder(model: str | os.PathLike) -> Path | None:
+    """The local folder `model` names, `~` expanded; for a file (model.safetensors, say), the
+    folder it is in. None for a hub repo id; FileNotFoundError for a path that does not exist."""
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError("model must be a local folder or a hub repo id (a str or a path), "
                         f"got {model!r}")
     name = os.fspath(model)
-    if os.path.isdir(name):
-        if revision is not None:
-            raise ValueError(f"revision={revision!r} applies to hub repo ids, "
-                             f"but {name!r} is a local folder")
-        return True
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file():
+        return path.parent
     if isinstance(model, os.PathLike) or looks_like_path(name):
         raise FileNotFoundError(f"model folder {name} does not exist")
-    return False
+    return None
 
 
 def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | None = None,
-                 required: bool = True, token: str | bool | None = None) -> Path | None:
+                 required: bool = True, token: str | bool | None = None,
+                 local_files_only: bool = False, cache_dir: str | os.PathLike | None = None
+                 ) -> Path | None:
     """The local path of `filename` of `model`, downloading it from the Hub if needed.
 
     Raises FileNotFoundError naming the folder or repo and the file when it is missing,
     unless `required` is False: then a missing file gives None. `token` is huggingface_hub's:
     a token, False for none, None for the saved one (HF_TOKEN, `hf auth login`).
+    local_files_only: never ask the Hub, use its cache only (as HF_HUB_OFFLINE=1 does);
+    cache_dir: the HF cache to use instead of HF_HUB_CACHE. `revision` applies to hub ids only:
+    for a local folder it is ignored, as transformers 5.24 ignores it (utils/hub.py,
+    cached_files).
     """
-    if not is_local(model, revision):
+    folder = local_folder(model)
+    if folder is None:
         return download(os.fspath(model), filename, revision=revision, required=required,
-                        token=token)
-    path = Path(model) / filename
+                        token=token, local_files_only=local_files_only, cache_dir=cache_dir)
+    path = folder / filename
     if path.is_file():
         return path
     if required:
-        raise FileNotFoundError(f"model folder {os.fspath(model)} has no {filename}")
+        raise FileNotFoundError(f"model folder {folder} has no {filename}")
     return None
 
 
@@ -62,8 +87,9 @@ def exists(model: str | os.PathLike, filename: str, *, revision: str | None = No
            token: str | bool | None = None) -> bool:
     """Whether `model` has `filename`, without downloading it (a HEAD request for a hub id;
     False when HF_HUB_OFFLINE is set, as nothing can be asked)."""
-    if is_local(model, revision):
-        return (Path(model) / filename).is_file()
+    folder = local_folder(model)
+    if folder is not None:
+        return (folder / filename).is_file()
     from huggingface_hub import constants
     from huggingface_hub.errors import (GatedRepoError, RemoteEntryNotFoundError,
                                         RepositoryNotFoundError, RevisionNotFoundError)
@@ -76,13 +102,20 @@ def exists(model: str | os.PathLike, filename: str, *, revision: str | None = No
         raise
     except (RepositoryNotFoundError, RemoteEntryNotFoundError, RevisionNotFoundError):
         return False
+    except Exception as e:
+        if cannot_connect(e):
+            raise HubUnreachable(f"asking whether hub repo {os.fspath(model)!r} has {filename}: "
+                                 f"{not_reached(e)}{WAYS_FORWARD}") from e
+        raise
     return True
 
 
 def download(repo_id: str, filename: str, *, revision: str | None, required: bool,
-             token: str | bool | None = None) -> Path | None:
+             token: str | bool | None = None, local_files_only: bool = False,
+             cache_dir: str | os.PathLike | None = None) -> Path | None:
     """hf_hub_download, with errors that name the repo, the revision and the file, and, when the
-    repo is not found or the Hub not reached, say that no local folder of that name exists."""
+    repo is not found or the Hub not reached, say that no local folder of that name exists.
+    The Hub is asked once, not retried, whether it can be reached (see the module's note)."""
     import huggingface_hub
     from huggingface_hub.errors import (EntryNotFoundError, HFValidationError,
                                         LocalEntryNotFoundError, RepositoryNotFoundError,
@@ -90,22 +123,24 @@ def download(repo_id: str, filename: str, *, revision: str | None, required: boo
 
     where = f"hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     no_folder = f"; and no local folder {repo_id} exists (in {os.getcwd()})"
-    # A name whose first part is a local folder ("models/bert_mlm" beside "models/") was most
-    # likely meant as a path: if the Hub does not answer at once, look in the cache only, rather
-    # than let hf_hub_download retry for some 20 s before giving up.
-    cache_only = (os.path.isdir(repo_id.split("/")[0])
-                  and not hub_answers(repo_id, filename, revision, token))
+    offline = offline_reason(local_files_only)
+    problem = None if offline else hub_problem(repo_id, filename, revision, token)
     try:
         return Path(huggingface_hub.hf_hub_download(
-            repo_id, filename, revision=revision, token=token, local_files_only=cache_only,
-            **user_agent()))
-    except LocalEntryNotFoundError as e:  # not cached; the Hub not asked (offline) or not reached
-        if not required:
+            repo_id, filename, revision=revision, token=token, cache_dir=cache_dir,
+            local_files_only=bool(offline or problem), **user_agent()))
+    except LocalEntryNotFoundError as e:  # not cached; the Hub not asked or not reached
+        cached = huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir,
+                                                        revision=revision)
+        known_missing = cached is not None and not isinstance(cached, str)  # .no_exist
+        if not required and (offline or known_missing):
             return None
-        why = ("HF_HUB_OFFLINE is set" if huggingface_hub.constants.HF_HUB_OFFLINE
-               else "the Hub could not be reached")
-        raise FileNotFoundError(
-            f"{filename} of {where} is not in the local cache, and {why}{no_folder}") from e
+        if offline:
+            raise FileNotFoundError(
+                f"{filename} of {where} is not in the local cache, and {offline}{no_folder}") from e
+        raise HubUnreachable(f"{filename} of {where} is not in the local cache, and "
+                             f"{problem or not_reached(e.__cause__ or e)}{no_folder}"
+                             f"{WAYS_FORWARD}") from e
     except EntryNotFoundError as e:
         if not required:
             return None
@@ -121,20 +156,50 @@ def download(repo_id: str, filename: str, *, revision: str | None, required: boo
                          f"id: {first_line(e)}") from e
 
 
-def hub_answers(repo_id: str, filename: str, revision: str | None,
-                token: str | bool | None) -> bool:
-    """Whether one request for the file's metadata, not retried, gets an answer from the Hub
-    other than a server error."""
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+def offline_reason(local_files_only: bool) -> str | None:
+    """Why the Hub is not to be asked ("HF_HUB_OFFLINE is set", "local_files_only=True"), or
+    None when it may be."""
+    from huggingface_hub import constants
 
-    httpx = http_library()
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    return "local_files_only=True" if local_files_only else None
+
+
+def hub_problem(repo_id: str, filename: str, revision: str | None,
+                token: str | bool | None) -> str | None:
+    """None if hf_hub_download should go on: the Hub answered (now or before in this process),
+    or it answered with an error hf_hub_download explains or retries. Otherwise what went wrong,
+    for the error message: the Hub could not be reached, or, for a name whose first part is a
+    local folder ("models/bert_mlm" beside "models/", most likely meant as a path), it is down."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if constants.ENDPOINT in ANSWERED:
+        return None
     try:
         file_metadata(repo_id, filename, revision, token)
-    except (httpx.TransportError, OfflineModeIsEnabled):
-        return False
-    except HfHubHTTPError as e:  # 4xx is an answer, that hf_hub_download will explain; 5xx: down
-        return e.response.status_code < 500
-    return True
+    except HfHubHTTPError as e:  # 4xx is an answer, that hf_hub_download will explain
+        status = e.response.status_code
+        if status >= 500 and os.path.isdir(repo_id.split("/")[0]):
+            return f"the Hub ({constants.ENDPOINT}) answered HTTP {status}"
+        if status >= 500:
+            return None  # down for a moment, maybe: hf_hub_download retries
+    except Exception as e:
+        if cannot_connect(e):
+            return not_reached(e)
+        return None  # a stall, say: hf_hub_download retries it, or raises what it is
+    ANSWERED.add(constants.ENDPOINT)
+    return None
+
+
+def cannot_connect(error: Exception) -> bool:
+    """Whether `error` means no connection could be made to the host: a name that does not
+    resolve, a connection refused or never made, a proxy that failed, a scheme httpx cannot
+    speak. Not retried; a transfer that stalls or breaks off once connected is."""
+    httpx = http_library()
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError,
+                              httpx.UnsupportedProtocol))
 
 
 def http_library():
@@ -145,6 +210,13 @@ def http_library():
     except ImportError:  # huggingface_hub 1.x
         import httpx
     return httpx
+
+
+def not_reached(error: Exception) -> str:
+    from huggingface_hub import constants
+
+    return (f"the Hub ({constants.ENDPOINT}) could not be reached "
+            f"({type(error).__name__}: {first_line(error)})")
 
 
 def file_metadata(repo_id: str, filename: str, revision: str | None, token: str | bool | None):

@@ -57,6 +57,7 @@ class Projection:
     keys: tuple[str, ...]  # its weight's key in a checkpoint, after the prefix (".weight" dropped)
     bias: bool
     where: str
+    always: bool = False  # built whatever E is (ALBERT's encoder), not only when E != H
 
 
 def pad(default: int) -> Field:
@@ -212,7 +213,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
         prefixes=("", "albert."), positions={"absolute": "absolute"},
         cache_length=False, token_types=True,
         projection=Projection("embedding_hidden_mapping_in", ("encoder.embedding_hidden_mapping_in",),
-                              bias=True, where="encoder_input"),
+                              bias=True, where="encoder_input", always=True),
     ),
     FamilySpec(
         class_name="ElectraEmbeddings",

@@ -1,7 +1,7 @@
 """The embedding layer's state, kept consistent: nothing derived can disagree with its source.
 
-- What the weights were checked against is read-only: `config` and `dtype` (a new config means
-  new tables: build a new layer).
+- What the weights were checked against is read-only: `config`, `dtype` and the family's `spec`
+  (a new config means new tables: build a new layer); so are the aliases (`words`, ...).
 - What may change is checked where it changes: `num_threads` on assignment; a submodule
   replaced (`emb.position_embeddings = ...`) is checked on assignment against the config, and a
   replacement that does not fit makes every later call raise, on every path, until a fitting one
@@ -9,7 +9,9 @@
 - What is derived is derived from what it depends on, by identity: the hot path's folded table
   is remade when a table it was folded from is replaced.
 - The verdicts on replacements are an immutable tuple, replaced whole on each assignment, so a
-  copy (copy.copy, pickle) never shares them with its original.
+  copy (copy.copy, pickle) never shares them with its original. A shallow copy does share the
+  submodules themselves, as any shallow copy would: a weight assigned to one is the other's too
+  (copy.deepcopy shares nothing); a submodule replaced on one is not replaced on the other.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def thread_count(value) -> int:
     if value is None:
         return fast.default_num_threads()
     if not integer_at_least(value, 1):
-        raise ValueError(f"num_threads must be a positive integer (or None: the default), got {value!r}")
+        raise ValueError(f"num_threads must be a positive integer (or None: the default), "
+                         f"got {value!r}")
     return int(value)
 
 
@@ -74,10 +77,10 @@ def submodule_kinds(spec: specs.FamilySpec) -> dict[str, type]:
     """The attributes that hold a layer's modules, whether or not its config uses them, and the
     kind of module each must be."""
     kinds = {spec.word: Embedding, "position_embeddings": Embedding,
-             "token_type_embeddings": Embedding, spec.norm: LayerNorm}
+             "token_type_embeddings": Embedding}
     if spec.projection is not None and spec.projection.where == "before_norm":
-        kinds[spec.projection.name] = Linear
-    return kinds
+        kinds[spec.projection.name] = Linear  # DeBERTa's embed_proj
+    return {**kinds, spec.norm: LayerNorm}  # in the order the data flows through them
 
 
 def replacement_problem(config: EmbeddingConfig, dtype: np.dtype, name: str, value) -> str | None:

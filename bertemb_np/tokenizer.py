@@ -1,19 +1,28 @@
 """Tokenizing: text -> int64 NumPy arrays of token ids, token type ids and attention masks.
 
-A thin layer over the `tokenizers` library and a model's tokenizer.json, so the ids are
-exactly those of transformers' fast BertTokenizer. Padding and truncation saved inside
-tokenizer.json (all-MiniLM-L6-v2 pads everything to 128) are switched off: we pad or
-truncate only when a call asks for it. An old BERT repo with only a vocab.txt gets the
-WordPiece tokenizer that transformers builds from it.
+A thin layer over the `tokenizers` library that gives the ids transformers 5.24's AutoTokenizer
+gives for the same folder. transformers does not use tokenizer.json as saved: it picks a
+tokenizer class (tokenizer_config.json's tokenizer_class, else the one of config.json's
+model_type), and most classes rebuild the pipeline from tokenizer.json's vocabulary and the
+settings of tokenizer_config.json (do_lower_case, strip_accents, add_prefix_space, ...), then
+add the special tokens it names. CLASSES below does the same, class by class; the class also
+decides which arrays a call returns (model_input_names) and the padding and truncation sides.
+Padding and truncation saved inside tokenizer.json (all-MiniLM-L6-v2 pads everything to 128)
+are not applied: only their sides are kept, as in transformers. An old BERT repo with only a
+vocab.txt gets the WordPiece tokenizer that transformers builds from it.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
 import threading
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -30,27 +39,35 @@ PADDING = {False: "do_not_pad", True: "longest", "do_not_pad": "do_not_pad",
 TRUNCATION = {False: "do_not_truncate", True: "longest_first", "do_not_truncate": "do_not_truncate",
               "longest_first": "longest_first", "only_first": "only_first",
               "only_second": "only_second"}
+SIDES = ("right", "left")
 DEFAULT_INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")  # BERT's
-# The tokenizer classes of our families that transformers builds from vocab.txt as BERT's
-# WordPiece (its BertConverter); MPNet's, say, has other special tokens and templates.
 # the tokenizer classes built from vocab.txt alone, from the family's specs
 WORDPIECE_CLASSES = tuple(spec.vocab_txt_tokenizer for spec in specs.FAMILIES
                           if spec.vocab_txt_tokenizer)
-SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-                  "cls_token": "[CLS]", "mask_token": "[MASK]"}  # BertTokenizer's defaults
+# transformers' special token attributes, in the order it adds the missing ones to the vocabulary
+SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                       "cls_token", "mask_token")
+LONG_SEQUENCE = ("Token indices sequence length is longer than the specified maximum sequence "
+                 "length for this model ({} > {}). Running this sequence through the model will "
+                 "result in indexing errors")  # transformers' words
 
 
 class Tokenizer:
-    """`tok.encode(text)` -> [1, L] ids;
-    `tok(texts, pairs, padding=..., truncation=..., max_length=...)` -> dict of [B, L] ids."""
+    """`tok(texts, pairs, padding=..., truncation=..., max_length=...)` -> dict of [B, L] ids,
+    as transformers' tokenizer called with return_tensors="np"; `tok.encode(text)` -> [1, L]."""
 
     def __init__(self, tokenizer, model_max_length: int | None = None,
                  model_input_names: tuple[str, ...] = DEFAULT_INPUT_NAMES,
-                 pad_token: str | None = None):
+                 pad_token: str | None = None, *, padding_side: str = "right",
+                 truncation_side: str = "right", pad_token_type_id: int = 0,
+                 tokenizer_class: str | None = None):
         """`tokenizer` is a `tokenizers.Tokenizer`; model_max_length is the max_length of
         truncation and padding="max_length" when a call gives none; model_input_names are the
-        arrays a call returns (transformers' names: a RoBERTa model takes no token_type_ids);
-        pad_token names the padding token when tokenizer.json has none."""
+        arrays a call returns (transformers' names: a RoBERTa tokenizer returns no
+        token_type_ids); pad_token names the padding token (by default the one of
+        tokenizer.json's padding section); padding_side and truncation_side are transformers'
+        attributes; tokenizer_class names the transformers class reproduced (None: a
+        tokenizers.Tokenizer used as given)."""
         if not hasattr(tokenizer, "encode_batch"):
             raise TypeError(f"Tokenizer(...) takes a tokenizers.Tokenizer, not "
                             f"{type(tokenizer).__name__}: to load one, use "
@@ -64,53 +81,134 @@ class Tokenizer:
         saved_padding = tokenizer.padding  # read the pad token before switching padding off
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        self.pad_token_id = (saved_padding["pad_id"] if saved_padding else next(
-            (tokenizer.token_to_id(t) for t in (pad_token, "[PAD]", "<pad>")
-             if t is not None and tokenizer.token_to_id(t) is not None), None))
+        if pad_token is None and saved_padding:
+            pad_token = saved_padding["pad_token"]
+        self.pad_token_id = None if pad_token is None else tokenizer.token_to_id(pad_token)
+        self.pad_token_type_id = pad_token_type_id
         self.model_max_length = model_max_length
         self.model_input_names = tuple(model_input_names)
+        self.padding_side = padding_side
+        self.truncation_side = truncation_side
+        self.tokenizer_class = tokenizer_class
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
                         token: str | bool | None = None) -> "Tokenizer":
-        """Load tokenizer.json (else build BERT's WordPiece tokenizer from vocab.txt), with
-        model_max_length, model_input_names and the pad token from tokenizer_config.json if
-        there is one; else the input names of config.json's family. `token` is
+        """The tokenizer transformers' AutoTokenizer loads from the same folder or hub repo:
+        tokenizer.json (else BERT's WordPiece over vocab.txt), rebuilt by the tokenizer class
+        of tokenizer_config.json or config.json with their settings. `token` is
         huggingface_hub's: a token, False for none, None for the saved one."""
         resolve = functools.partial(resolve_file, model, revision=revision, token=token)
         path = tokenizer_file(resolve)
         settings = read_json_object(resolve("tokenizer_config.json", required=False))
-        tokenizer = (wordpiece_tokenizer(path, settings) if path.name == "vocab.txt"
-                     else load_tokenizer_json(path))
-        names = settings.get("model_input_names") or family_input_names(
-            read_json_object(resolve("config.json", required=False)))
-        return cls(tokenizer, model_max_length(settings), tuple(names),
-                   token_setting(settings, "pad_token"))
+        if "added_tokens_decoder" not in settings:  # transformers 4's files: read as 5.24 does
+            settings |= legacy_special_tokens(read_json_object(
+                resolve("special_tokens_map.json", required=False)))
+        config = read_json_object(resolve("config.json", required=False))
+        name = tokenizer_class_name(settings, config, path)
+        saved = (wordpiece_json(path) if path.name == "vocab.txt"
+                 else read_json_object(path, "a valid tokenizer.json"))
+        tokenizer, pad_token = build_tokenizer(path, saved, CLASSES[name], settings)
+        padding, truncation = saved.get("padding") or {}, saved.get("truncation") or {}
+        names = settings.get("model_input_names") or CLASSES[name].model_input_names
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"tokenizer_config.json's model_input_names must be a list of "
+                             f"names, got {names!r:.80}")
+        return cls(tokenizer, model_max_length(settings), tuple(names), pad_token,
+                   tokenizer_class=name,
+                   padding_side=side(settings, "padding_side", padding),
+                   truncation_side=side(settings, "truncation_side", truncation),
+                   pad_token_type_id=padding.get("pad_type_id", 0))
 
-    def encode(self, text: str, text_pair: str | None = None, *, truncation: bool | str = False,
-               max_length: int | None = None) -> np.ndarray:
-        """The token ids of one text (or pair), with [CLS]/[SEP]: int64 [1, L]; truncation and
-        max_length as in a call."""
-        return self(text, text_pair, truncation=truncation, max_length=max_length)["input_ids"]
+    # transformers' attributes: settable, checked where they are set
+    @property
+    def padding_side(self) -> str:
+        """The side padding goes on: "right" or "left"."""
+        return self._padding_side
+
+    @padding_side.setter
+    def padding_side(self, value: str) -> None:
+        self._padding_side = checked_side(value, "padding_side")
+
+    @property
+    def truncation_side(self) -> str:
+        """The side truncation cuts from: "right" or "left"."""
+        return self._truncation_side
+
+    @truncation_side.setter
+    def truncation_side(self, value: str) -> None:
+        self._truncation_side = checked_side(value, "truncation_side")
+
+    @property
+    def model_max_length(self) -> int | None:
+        """The longest input the model takes (None: unknown): the default max_length."""
+        return self._model_max_length
+
+    @model_max_length.setter
+    def model_max_length(self, value: int | None) -> None:
+        if value is not None and not integer_at_least(value, 1):
+            raise ValueError(f"model_max_length must be a positive integer or None, got {value!r}")
+        self._model_max_length = value
+
+    def encode(self, text: str, text_pair: str | None = None, *, add_special_tokens: bool = True,
+               padding: bool | str = False, truncation: bool | str | None = None,
+               max_length: int | None = None, return_tensors: str | None = None,
+               verbose: bool = True) -> np.ndarray:
+        """The token ids of one text (or pair), with [CLS]/[SEP] unless add_special_tokens=False:
+        int64 [1, L] (transformers' encode with return_tensors="np"); the rest as in a call."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, padding=padding,
+                    truncation=truncation, max_length=max_length, return_tensors=return_tensors,
+                    verbose=verbose)["input_ids"]
+
+    def tokenize(self, text: str, pair: str | None = None, *, add_special_tokens: bool = False,
+                 verbose: bool = True) -> list[str]:
+        """The token strings of one text (or pair), e.g. "Hello!" -> ["hello", "!"]."""
+        if not isinstance(text, str):
+            raise TypeError(f"tokenize takes one text (a str), got {text!r:.80}")
+        inputs = as_inputs(text, pair)
+        encodings = self._encode(inputs, checked_flag(add_special_tokens, "add_special_tokens"),
+                                 "do_not_truncate", None)
+        if checked_flag(verbose, "verbose"):
+            self._warn_if_too_long(encodings)
+        return encodings[0].tokens
 
     def __call__(self, text: str | list[str], text_pair: str | list[str] | None = None, *,
-                 padding: bool | str = False, truncation: bool | str = False,
-                 max_length: int | None = None) -> dict[str, np.ndarray]:
-        """Tokenize one text or a batch, optionally paired (B gets token type 1).
+                 add_special_tokens: bool = True, padding: bool | str = False,
+                 truncation: bool | str | None = None, max_length: int | None = None,
+                 padding_side: str | None = None, return_tensors: str | None = None,
+                 return_token_type_ids: bool | None = None,
+                 return_attention_mask: bool | None = None,
+                 verbose: bool = True) -> dict[str, np.ndarray]:
+        """Tokenize one text or a batch, optionally paired, as transformers does.
 
         Returns int64 arrays "input_ids", "token_type_ids", "attention_mask", each [B, L]
-        (B = 1 for a single text), or only those of model_input_names (no token_type_ids for
-        RoBERTa, DistilBERT, ...), so `emb(**tok(...))` works. A batch of different lengths
-        needs padding=True. padding and truncation take transformers' values; max_length
-        defaults to model_max_length for both.
+        (B = 1 for a single text): those of model_input_names (no token_type_ids for RoBERTa,
+        ALBERT, ...; return_token_type_ids / return_attention_mask override), so
+        `emb(**tok(...))` works. A batch of different lengths needs padding=True. padding,
+        truncation, max_length (alone: truncate to it) and padding_side take transformers'
+        values; max_length defaults to model_max_length. return_tensors: "np" or None, the same
+        NumPy arrays (there is no other framework here). Like transformers, warns when a
+        sequence is longer than model_max_length and no max_length applies, unless verbose=False.
         """
+        check_return_tensors(return_tensors)
+        if truncation is None:  # transformers: max_length alone asks for truncation
+            truncation = max_length is not None and padding is False
         inputs = as_inputs(text, text_pair)
+        add_special_tokens = checked_flag(add_special_tokens, "add_special_tokens")
+        verbose = checked_flag(verbose, "verbose")
         padding = strategy(padding, PADDING, "padding")
         truncation = strategy(truncation, TRUNCATION, "truncation")
+        side_of_padding = self.padding_side if padding_side is None else checked_side(
+            padding_side, "padding_side")
+        names = self._output_names(return_token_type_ids, return_attention_mask)
         max_length = self._max_length(padding, truncation, max_length)
         if truncation != "do_not_truncate":
-            self._check_truncation(truncation, max_length, pair=isinstance(inputs[0], tuple))
-        return self._stack(self._encode(inputs, truncation, max_length), padding, max_length)
+            self._check_truncation(truncation, max_length, isinstance(inputs[0], tuple),
+                                   add_special_tokens)
+        encodings = self._encode(inputs, add_special_tokens, truncation, max_length)
+        if max_length is None and verbose:
+            self._warn_if_too_long(encodings)
+        return self._stack(encodings, padding, max_length, side_of_padding, names)
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str | list[str]:
         """The text of token ids, by the tokenizer's decoder: ids [L] -> str, [B, L] -> B strs
@@ -158,23 +256,35 @@ class Tokenizer:
             raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
         return max_length
 
-    def _check_truncation(self, truncation: str, max_length: int, pair: bool) -> None:
+    def _output_names(self, token_type_ids: bool | None, attention_mask: bool | None) -> tuple:
+        """The arrays a call returns: model_input_names, unless return_* says otherwise."""
+        asked = {"token_type_ids": token_type_ids, "attention_mask": attention_mask}
+        for name, value in asked.items():
+            if value is not None:
+                checked_flag(value, f"return_{name}")
+        return tuple(name for name in DEFAULT_INPUT_NAMES if name == "input_ids" or (
+            name in self.model_input_names if asked[name] is None else asked[name]))
+
+    def _check_truncation(self, truncation: str, max_length: int, pair: bool,
+                          add_special_tokens: bool) -> None:
         """Refuse what truncation cannot do (transformers returns the sequence untruncated
         when max_length leaves no room for the special tokens)."""
-        special = self._tokenizer.num_special_tokens_to_add(pair)
+        special = self._tokenizer.num_special_tokens_to_add(pair) if add_special_tokens else 0
         if max_length < special:
             raise ValueError(f"max_length={max_length} is smaller than the {special} special "
                              f"tokens this tokenizer adds to {'a pair' if pair else 'a text'}")
         if truncation == "only_second" and not pair:
             raise ValueError("truncation='only_second' truncates the text_pair: give one")
 
-    def _encode(self, inputs: list, truncation: str, max_length: int | None) -> list:
-        """tokenizers' encodings of the inputs, truncated if asked."""
+    def _encode(self, inputs: list, add_special_tokens: bool, truncation: str,
+                max_length: int | None) -> list:
+        """tokenizers' encodings of the inputs, truncated on truncation_side if asked."""
         with self._lock:
             if truncation != "do_not_truncate":
-                self._tokenizer.enable_truncation(max_length, strategy=truncation)
+                self._tokenizer.enable_truncation(max_length, strategy=truncation,
+                                                  direction=self.truncation_side)
             try:
-                return self._tokenizer.encode_batch(inputs)
+                return self._tokenizer.encode_batch(inputs, add_special_tokens=add_special_tokens)
             except TypeError as e:  # text tokenizers cannot take: a lone surrogate, say
                 raise ValueError(f"the text cannot be tokenized (is it valid Unicode?): {e}") from e
             except Exception as e:  # tokenizers' bare Exception: only_* cannot fit max_length
@@ -182,8 +292,17 @@ class Tokenizer:
             finally:
                 self._tokenizer.no_truncation()
 
-    def _stack(self, encodings, padding: str, max_length: int | None) -> dict[str, np.ndarray]:
-        """Pad the encodings on the right (if asked) and stack them into [B, L] int64 arrays."""
+    def _warn_if_too_long(self, encodings) -> None:
+        """transformers' warning when a sequence is longer than model_max_length and no
+        max_length applied."""
+        longest = max(len(e.ids) for e in encodings)
+        if self.model_max_length is not None and longest > self.model_max_length:
+            warnings.warn(LONG_SEQUENCE.format(longest, self.model_max_length), stacklevel=3)
+
+    def _stack(self, encodings, padding: str, max_length: int | None, padding_side: str,
+               names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Pad the encodings on padding_side (if asked) and stack them into [B, L] int64
+        arrays: those named in `names`."""
         lengths = [len(e.ids) for e in encodings]
         if padding == "max_length":
             if max(lengths) > max_length:
@@ -197,18 +316,20 @@ class Tokenizer:
                              f"{max(lengths)}); pass padding=True to batch them")
         else:
             width = lengths[0]
-        if width > min(lengths) and self.pad_token_id is None:
+        if padding != "do_not_pad" and self.pad_token_id is None:
             raise ValueError("padding was asked for, but this tokenizer has no pad token")
         batch = {
             "input_ids": np.full((len(encodings), width), self.pad_token_id or 0, dtype=np.int64),
-            "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64),
+            "token_type_ids": np.full((len(encodings), width), self.pad_token_type_id,
+                                      dtype=np.int64),
             "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
         }
         for row, (e, n) in enumerate(zip(encodings, lengths)):
-            batch["input_ids"][row, :n] = e.ids
-            batch["token_type_ids"][row, :n] = e.type_ids
-            batch["attention_mask"][row, :n] = 1
-        return {name: batch[name] for name in self.model_input_names}  # only what the model takes
+            at = slice(0, n) if padding_side == "right" else slice(width - n, width)
+            batch["input_ids"][row, at] = e.ids
+            batch["token_type_ids"][row, at] = e.type_ids
+            batch["attention_mask"][row, at] = 1
+        return {name: batch[name] for name in names}
 
 
 def strategy(value, choices: dict, name: str) -> str:
@@ -257,45 +378,398 @@ def tokenizer_file(resolve) -> Path:
         raise FileNotFoundError(f"{e} (nor a vocab.txt to build a WordPiece tokenizer from)") from e
 
 
-def load_tokenizer_json(path: Path):
-    """The `tokenizers.Tokenizer` saved in tokenizer.json, or an error naming the file."""
-    import tokenizers
+def wordpiece_json(vocab_path: Path) -> dict:
+    """vocab.txt as the model section of a tokenizer.json (transformers' BertTokenizer takes
+    its vocabulary from either)."""
+    return {"model": {"type": "WordPiece", "vocab": read_vocab(vocab_path)}}
 
+
+def checked_side(value, name: str) -> str:
+    if value not in SIDES:
+        raise ValueError(f"{name} must be 'right' or 'left', got {value!r:.80}")
+    return value
+
+
+def side(settings: dict, name: str, section: dict) -> str:
+    """padding_side or truncation_side: tokenizer_config.json's, else the direction of
+    tokenizer.json's padding or truncation section, else "right" (transformers' order)."""
+    value = settings.get(name) or section.get("direction", "Right").lower()
     try:
-        return tokenizers.Tokenizer.from_file(str(path))
+        return checked_side(value, name)
+    except ValueError as e:
+        raise ValueError(f"tokenizer_config.json's {e}") from None
+
+
+def checked_flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r:.80}")
+    return value
+
+
+def check_return_tensors(value) -> None:
+    """return_tensors: None or "np" (both give NumPy arrays); anything else is refused."""
+    if value not in (None, "np"):
+        raise ValueError(f"return_tensors={value!r:.80}: bertemb_np returns NumPy arrays only "
+                         "(no torch, TensorFlow, JAX or MLX): pass return_tensors='np' or leave "
+                         "it out")
+
+
+# ---- transformers 5.24's tokenizer classes --------------------------------------------------------
+
+@dataclass(frozen=True)
+class TokenizerClass:
+    """What one transformers tokenizer class does on top of tokenizer.json, as its __init__ at
+    v5.24.0 does it (src/transformers/models/<type>/tokenization_<type>.py; TokenizersBackend:
+    src/transformers/tokenization_utils_tokenizers.py). Classes that rebuild take tokenizer.json's
+    vocabulary into a new model with new normalizer, pre-tokenizer, decoder and post-processor,
+    made from tokenizer_config.json's settings; tokenizer.json's own pipeline and added tokens
+    are dropped."""
+
+    model_input_names: tuple[str, ...]  # the arrays a call returns
+    special_tokens: dict[str, str]  # its default of each special token
+    model: Callable | None = None  # (tokenizer.json's model, settings, special tokens) -> model;
+    # None: tokenizer.json is used as saved (TokenizersBackend, PreTrainedTokenizerFast)
+    pipeline: Callable | None = None  # (tokenizer.json, settings) -> normalizer, pre, decoder
+    post_processor: Callable | None = None  # (tokenizer, settings, special tokens) -> processor
+    lstrip_mask: bool = False  # its mask token takes the space before it
+    extra_special_tokens: tuple[str, ...] = ()  # its default extra special tokens
+
+
+def saved_model(saved: dict, kind: str) -> dict:
+    """tokenizer.json's model section, checked to be of the kind the class rebuilds."""
+    model = saved.get("model")
+    if not isinstance(model, dict) or model.get("type", kind) != kind:
+        found = model.get("type") if isinstance(model, dict) else model
+        raise ValueError(f"the tokenizer class takes a {kind} vocabulary, but tokenizer.json's "
+                         f"model is {found!r:.40}")
+    return model
+
+
+def wordpiece_model(saved: dict, settings: dict, special: dict):
+    from tokenizers import models
+
+    return models.WordPiece(saved_model(saved, "WordPiece")["vocab"],
+                            unk_token=special["unk_token"])
+
+
+def byte_level_bpe_model(saved: dict, settings: dict, special: dict):
+    from tokenizers import models
+
+    model = saved_model(saved, "BPE")
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return models.BPE(model["vocab"], merges, dropout=None, continuing_subword_prefix="",
+                      end_of_word_suffix="", fuse_unk=False)
+
+
+def unigram_model(unk_id: Callable) -> Callable:
+    """A Unigram model over tokenizer.json's pieces, with the unknown-token id the class picks:
+    unk_id(pieces, settings, unk_token)."""
+    def model(saved: dict, settings: dict, special: dict):
+        from tokenizers import models
+
+        pieces = [tuple(piece) for piece in saved_model(saved, "Unigram")["vocab"]]
+        return models.Unigram(pieces, unk_id=unk_id(pieces, settings, special["unk_token"]),
+                              byte_fallback=False)
+    return model
+
+
+def precompiled(saved: dict) -> list:
+    """The SentencePiece character map normalizer in tokenizer.json, the one part of its
+    normalizer that SentencePiece classes keep."""
+    from tokenizers import normalizers
+
+    section = saved.get("normalizer") or {}
+    parts = section.get("normalizers", []) if section.get("type") == "Sequence" else [section]
+    return [normalizers.Precompiled(base64.b64decode(part["precompiled_charsmap"]))
+            for part in parts if part.get("type") == "Precompiled"][:1]
+
+
+def sequence(items: list):
+    """A normalizers.Sequence of `items`, or None for none."""
+    from tokenizers import normalizers
+
+    return normalizers.Sequence(items) if items else None
+
+
+def bert_pipeline(saved: dict, settings: dict) -> tuple:
+    from tokenizers import decoders, normalizers, pre_tokenizers
+
+    normalizer = normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=flag_setting(settings, "tokenize_chinese_chars", True),
+        strip_accents=flag_setting(settings, "strip_accents", None),
+        lowercase=flag_setting(settings, "do_lower_case", True))
+    return normalizer, pre_tokenizers.BertPreTokenizer(), decoders.WordPiece(prefix="##")
+
+
+def byte_level_pipeline(saved: dict, settings: dict) -> tuple:
+    from tokenizers import decoders, pre_tokenizers
+
+    prefix = flag_setting(settings, "add_prefix_space", False)
+    return None, pre_tokenizers.ByteLevel(add_prefix_space=prefix), decoders.ByteLevel()
+
+
+def metaspace(settings: dict, otherwise: str, split_first: list) -> tuple:
+    """The pre-tokenizer and decoder of SentencePiece classes: "▁" before each word, and before
+    the first if add_prefix_space (else `otherwise`: "never" or "first")."""
+    from tokenizers import decoders, pre_tokenizers
+
+    scheme = "always" if flag_setting(settings, "add_prefix_space", True) else otherwise
+    return (pre_tokenizers.Sequence(split_first + [
+                pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme)]),
+            decoders.Metaspace(replacement="▁", prepend_scheme=scheme))
+
+
+def xlm_roberta_pipeline(saved: dict, settings: dict) -> tuple:
+    from tokenizers import pre_tokenizers
+
+    return (sequence(precompiled(saved)),
+            *metaspace(settings, "never", [pre_tokenizers.WhitespaceSplit()]))
+
+
+def albert_pipeline(saved: dict, settings: dict) -> tuple:
+    from tokenizers import normalizers, pre_tokenizers
+
+    steps = [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
+    if not flag_setting(settings, "keep_accents", False):
+        steps += [normalizers.NFKD(), normalizers.StripAccents()]
+    if flag_setting(settings, "do_lower_case", True):
+        steps.append(normalizers.Lowercase())
+    return (normalizers.Sequence(steps + precompiled(saved)),
+            *metaspace(settings, "never", [pre_tokenizers.WhitespaceSplit()]))
+
+
+def deberta_v2_pipeline(saved: dict, settings: dict) -> tuple:
+    from tokenizers import Regex, normalizers, pre_tokenizers
+
+    steps = [normalizers.Lowercase()] if flag_setting(settings, "do_lower_case", False) else []
+    steps += [normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "), normalizers.NFC(),
+              normalizers.Strip(left=False, right=True)]
+    split = ([pre_tokenizers.Punctuation(behavior="isolated")]
+             if flag_setting(settings, "split_by_punct", False) else [])
+    return normalizers.Sequence(steps), *metaspace(settings, "first", split)
+
+
+def token_id(tokenizer, token: str, fallback: int | None = None) -> int:
+    found = tokenizer.token_to_id(token)
+    return fallback if found is None else found
+
+
+def cls_sep_typed(fallback: tuple[int | None, int | None]) -> Callable:
+    """[CLS] A [SEP] (B [SEP]), B of token type 1 (BERT's, DeBERTa-v2's)."""
+    def post_processor(tokenizer, settings: dict, special: dict):
+        from tokenizers import processors
+
+        cls, sep = special["cls_token"], special["sep_token"]
+        return processors.TemplateProcessing(
+            single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, token_id(tokenizer, cls, fallback[0])),
+                            (sep, token_id(tokenizer, sep, fallback[1]))])
+    return post_processor
+
+
+def albert_post_processor(tokenizer, settings: dict, special: dict):
+    """ALBERT's: the literal names [CLS] and [SEP] with the ids of cls_token and sep_token."""
+    from tokenizers import processors
+
+    return processors.TemplateProcessing(
+        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tokenizer.token_to_id(special["cls_token"])),
+                        ("[SEP]", tokenizer.token_to_id(special["sep_token"]))])
+
+
+def double_sep(first: str, last: str) -> Callable:
+    """<s> A </s> (</s> B </s>), all of token type 0, with the special tokens named `first`
+    and `last` (XLM-R's and CamemBERT's bos/eos, DeBERTa's cls/sep)."""
+    def post_processor(tokenizer, settings: dict, special: dict):
+        from tokenizers import processors
+
+        start, end = special[first], special[last]
+        return processors.TemplateProcessing(
+            single=[start, "$A", end], pair=[start, "$A", end, end, "$B", end],
+            special_tokens=[(start, tokenizer.token_to_id(start)),
+                            (end, tokenizer.token_to_id(end))])
+    return post_processor
+
+
+def roberta_processing(from_settings: bool, fallback: tuple[int | None, int | None]) -> Callable:
+    """RoBERTa's <s> A </s> (</s> B </s>); trim_offsets and add_prefix_space from the settings
+    (RoBERTa's) or fixed (MPNet's)."""
+    def post_processor(tokenizer, settings: dict, special: dict):
+        from tokenizers import processors
+
+        cls, sep = special["cls_token"], special["sep_token"]
+        trim = flag_setting(settings, "trim_offsets", True) if from_settings else True
+        prefix = flag_setting(settings, "add_prefix_space", False) if from_settings else False
+        return processors.RobertaProcessing((sep, token_id(tokenizer, sep, fallback[1])),
+                                            (cls, token_id(tokenizer, cls, fallback[0])),
+                                            trim, prefix)
+    return post_processor
+
+
+BERT_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+               "cls_token": "[CLS]", "mask_token": "[MASK]"}
+ROBERTA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                  "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
+DEBERTA_TOKENS = {"bos_token": "[CLS]", "eos_token": "[SEP]", "unk_token": "[UNK]",
+                  "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                  "mask_token": "[MASK]"}
+CLASSES = {
+    "BertTokenizer": TokenizerClass(("input_ids", "token_type_ids", "attention_mask"),
+                                    BERT_TOKENS, wordpiece_model, bert_pipeline,
+                                    cls_sep_typed((2, 3))),
+    "DistilBertTokenizer": TokenizerClass(("input_ids", "attention_mask"), BERT_TOKENS,
+                                          wordpiece_model, bert_pipeline, cls_sep_typed((2, 3))),
+    "MPNetTokenizer": TokenizerClass(
+        ("input_ids", "attention_mask"), ROBERTA_TOKENS | {"unk_token": "[UNK]"},
+        wordpiece_model, bert_pipeline, roberta_processing(False, (0, 2)), lstrip_mask=True),
+    "RobertaTokenizer": TokenizerClass(("input_ids", "attention_mask"), ROBERTA_TOKENS,
+                                       byte_level_bpe_model, byte_level_pipeline,
+                                       roberta_processing(True, (None, None))),
+    "DebertaTokenizer": TokenizerClass(("input_ids", "attention_mask", "token_type_ids"),
+                                       DEBERTA_TOKENS, byte_level_bpe_model, byte_level_pipeline,
+                                       double_sep("cls_token", "sep_token")),
+    "XLMRobertaTokenizer": TokenizerClass(
+        ("input_ids", "attention_mask"), ROBERTA_TOKENS,
+        unigram_model(lambda pieces, settings, unk: 3), xlm_roberta_pipeline,
+        double_sep("bos_token", "eos_token")),
+    "CamembertTokenizer": TokenizerClass(
+        ("input_ids", "attention_mask"), ROBERTA_TOKENS,
+        unigram_model(lambda pieces, settings, unk: next(
+            (i for i, (piece, _) in enumerate(pieces) if piece == unk), 0)),
+        xlm_roberta_pipeline, double_sep("bos_token", "eos_token"), lstrip_mask=True,
+        extra_special_tokens=("<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED")),
+    "AlbertTokenizer": TokenizerClass(
+        ("input_ids", "attention_mask"),
+        DEBERTA_TOKENS | {"unk_token": "<unk>", "pad_token": "<pad>"},
+        unigram_model(lambda pieces, settings, unk: 1), albert_pipeline, albert_post_processor),
+    "DebertaV2Tokenizer": TokenizerClass(
+        ("input_ids", "attention_mask", "token_type_ids"), DEBERTA_TOKENS,
+        unigram_model(lambda pieces, settings, unk: pieces.index((unk, 0.0))
+                      if (unk, 0.0) in pieces else settings.get("unk_id", 1)),
+        deberta_v2_pipeline, cls_sep_typed((0, 0))),
+    "TokenizersBackend": TokenizerClass(("input_ids", "attention_mask"), {}),
+}
+# other names of those classes in tokenizer_config.json (transformers 4's "...Fast" names too)
+CLASS_ALIASES = {"PreTrainedTokenizerFast": "TokenizersBackend",
+                 "ElectraTokenizer": "BertTokenizer"}
+# each model type's class when tokenizer_config.json names none (transformers' auto mapping);
+# TokenizersBackend ones also override the class tokenizer_config.json names
+MODEL_TYPE_CLASSES = {
+    "bert": "BertTokenizer", "distilbert": "BertTokenizer", "electra": "BertTokenizer",
+    "nomic_bert": "BertTokenizer", "mpnet": "MPNetTokenizer", "roberta": "RobertaTokenizer",
+    "data2vec-text": "RobertaTokenizer", "xlm-roberta": "XLMRobertaTokenizer",
+    "gte": "XLMRobertaTokenizer", "camembert": "CamembertTokenizer",
+    "albert": "AlbertTokenizer", "deberta": "DebertaTokenizer",
+    "deberta-v2": "DebertaV2Tokenizer", "modernbert": "TokenizersBackend",
+}
+
+
+def tokenizer_class_name(settings: dict, config: dict, path: Path) -> str:
+    """The transformers tokenizer class AutoTokenizer picks for the folder: for model types
+    whose class is TokenizersBackend, that one; else tokenizer_config.json's tokenizer_class;
+    else the model type's; else TokenizersBackend (tokenizer.json as saved)."""
+    declared = settings.get("tokenizer_class")
+    registered = MODEL_TYPE_CLASSES.get(config.get("model_type"))
+    name = (registered if registered == "TokenizersBackend" else declared or registered
+            or ("BertTokenizer" if path.name == "vocab.txt" else "TokenizersBackend"))
+    if not isinstance(name, str):
+        raise ValueError(f"tokenizer_config.json's tokenizer_class must be a str, got {name!r:.80}")
+    if name != "PreTrainedTokenizerFast":
+        name = name.removesuffix("Fast")
+    name = CLASS_ALIASES.get(name, name)
+    if name not in CLASSES:
+        raise ValueError(f"{path.parent}'s tokenizer_config.json names tokenizer_class "
+                         f"{declared!r}, which bertemb_np does not reproduce; it reproduces "
+                         f"{', '.join(CLASSES)} and PreTrainedTokenizerFast")
+    if path.name == "vocab.txt" and name not in WORDPIECE_CLASSES:
+        raise ValueError(f"{path.parent}'s tokenizer_config.json names {declared!r}, and only "
+                         f"{WORDPIECE_CLASSES} are built from vocab.txt: it needs a tokenizer.json")
+    return name
+
+
+def special_tokens(tokenizer_class: TokenizerClass, settings: dict) -> dict:
+    """The special tokens of the class, tokenizer_config.json's over the class defaults, as
+    {name: AddedToken} (None for none), plus "extra": the extra special tokens."""
+    from tokenizers import AddedToken
+
+    tokens = {}
+    for name in SPECIAL_TOKEN_NAMES:
+        value = settings.get(name, tokenizer_class.special_tokens.get(name))
+        if isinstance(value, dict):  # an AddedToken saved with its options
+            options = {key: value[key] for key in ("single_word", "lstrip", "rstrip", "normalized")
+                       if isinstance(value.get(key), bool)}
+            value = AddedToken(token_setting(settings, name) or "", special=True, **options)
+        elif isinstance(value, str):
+            value = AddedToken(value, special=True, normalized=False,
+                               lstrip=tokenizer_class.lstrip_mask and name == "mask_token")
+        elif value is not None:
+            raise ValueError(f"tokenizer_config.json's {name} must be a token, got {value!r:.80}")
+        tokens[name] = value
+    extra = settings.get("extra_special_tokens", settings.get("additional_special_tokens",
+                                                              tokenizer_class.extra_special_tokens))
+    tokens["extra"] = [AddedToken(t, special=True, normalized=False)
+                       for t in (extra if isinstance(extra, (list, tuple)) else []) if
+                       isinstance(t, str)]
+    return tokens
+
+
+def legacy_special_tokens(saved: dict) -> dict:
+    """The special tokens of special_tokens_map.json, which transformers reads (over
+    tokenizer_config.json's) when tokenizer_config.json has no added_tokens_decoder."""
+    names = SPECIAL_TOKEN_NAMES + ("additional_special_tokens",)
+    return {name: value for name, value in saved.items() if name in names}
+
+
+def added_tokens(settings: dict) -> list:
+    """tokenizer_config.json's added_tokens_decoder, in id order."""
+    from tokenizers import AddedToken
+
+    saved = settings.get("added_tokens_decoder")
+    if not isinstance(saved, dict):
+        return []
+    tokens = []
+    for _, token in sorted(saved.items(), key=lambda item: int(item[0])):
+        if isinstance(token, dict) and isinstance(token.get("content"), str):
+            tokens.append(AddedToken(**{key: token[key] for key in (
+                "content", "single_word", "lstrip", "rstrip", "normalized", "special")
+                if key in token}))
+    return tokens
+
+
+def build_tokenizer(path: Path, saved: dict, tokenizer_class: TokenizerClass, settings: dict):
+    """The `tokenizers.Tokenizer` transformers' class builds, and the name of its pad token
+    (None: none)."""
+    from tokenizers import Tokenizer
+
+    special = special_tokens(tokenizer_class, settings)
+    contents = {name: str(token.content) for name, token in special.items()
+                if name != "extra" and token is not None}
+    try:
+        if tokenizer_class.model is None:
+            tokenizer = Tokenizer.from_str(json.dumps(saved))
+        else:
+            tokenizer = Tokenizer(tokenizer_class.model(saved, settings, contents))
+            normalizer, pre_tokenizer, decoder = tokenizer_class.pipeline(saved, settings)
+            if normalizer is not None:
+                tokenizer.normalizer = normalizer
+            tokenizer.pre_tokenizer, tokenizer.decoder = pre_tokenizer, decoder
     except Exception as e:  # tokenizers raises a bare Exception for bad files
         raise ValueError(f"{path} is not a valid tokenizer.json: {e}") from e
-
-
-def wordpiece_tokenizer(vocab_path: Path, settings: dict):
-    """BERT's WordPiece tokenizer over vocab.txt, built as transformers' BertTokenizer builds
-    it, with do_lower_case, strip_accents and tokenize_chinese_chars from tokenizer_config.json."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-
-    tokenizer_class = str(settings.get("tokenizer_class") or "BertTokenizer")
-    if tokenizer_class.removesuffix("Fast") not in WORDPIECE_CLASSES:
-        raise ValueError(f"{vocab_path.parent}'s tokenizer_config.json names {tokenizer_class!r}, "
-                         f"and only {WORDPIECE_CLASSES} are built from vocab.txt: "
-                         "it needs a tokenizer.json")
-    vocab = read_vocab(vocab_path)
-    special = {name: token_setting(settings, name) or default
-               for name, default in SPECIAL_TOKENS.items()}
-    missing = [token for token in special.values() if token not in vocab]
-    if missing:
-        raise ValueError(f"{vocab_path} lacks the special tokens {missing}")
-    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token=special["unk_token"]))
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, strip_accents=flag_setting(settings, "strip_accents", None),
-        handle_chinese_chars=flag_setting(settings, "tokenize_chinese_chars", True),
-        lowercase=flag_setting(settings, "do_lower_case", True))
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    tokenizer.add_special_tokens(list(special.values()))  # matched whole in a text, never split
-    cls, sep = special["cls_token"], special["sep_token"]
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-        special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])])
-    return tokenizer
+    if path.name == "vocab.txt":
+        missing = [t for t in contents.values() if t not in saved["model"]["vocab"]]
+        if missing:
+            raise ValueError(f"{path} lacks the special tokens {missing}")
+    present = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+    for token in added_tokens(settings) + [t for name, t in special.items()
+                                           if name != "extra" and t is not None] + special["extra"]:
+        if token.content not in present:  # as transformers: tokens already there stay as they are
+            (tokenizer.add_special_tokens if token.special else tokenizer.add_tokens)([token])
+            present.add(token.content)
+    if tokenizer_class.post_processor is not None:
+        tokenizer.post_processor = tokenizer_class.post_processor(tokenizer, settings, contents)
+    pad_token = contents.get("pad_token") or (saved.get("padding") or {}).get("pad_token")
+    return tokenizer, pad_token
 
 
 def read_vocab(path: Path) -> dict[str, int]:
@@ -314,14 +788,15 @@ def read_text(path) -> str:
         raise ValueError(f"{path} is not UTF-8 text: {e}") from e
 
 
-def read_json_object(path) -> dict:
-    """The JSON object in `path` ({} for no file), or an error naming the file."""
+def read_json_object(path, what: str = "valid JSON") -> dict:
+    """The JSON object in `path` ({} for no file), or an error naming the file and `what` it
+    is not."""
     if path is None:
         return {}
     try:
         data = json.loads(read_text(path))
     except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
-        raise ValueError(f"{path} is not valid JSON: {e}") from e
+        raise ValueError(f"{path} is not {what}: {e}") from e
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
     return data
@@ -346,17 +821,8 @@ def flag_setting(settings: dict, name: str, default: bool | None) -> bool | None
 
 
 def model_max_length(settings: dict) -> int | None:
-    """model_max_length from tokenizer_config.json's settings, if a sane value is there."""
+    """model_max_length from tokenizer_config.json's settings, None for none or for
+    transformers' "no limit": it writes 1e30 when no limit is known, and treats any value above
+    1e20 (its LARGE_INTEGER) as none."""
     value = settings.get("model_max_length")
-    # transformers writes a huge sentinel (1e30) when no limit is known
-    sane = integer_at_least(value, 1) and value < 1_000_000
-    return value if sane else None
-
-
-def family_input_names(config: dict) -> tuple[str, ...]:
-    """The inputs the model of config.json takes, from its family's spec (BERT's if unknown:
-    the tokenizer does not refuse a model the embedding layer would)."""
-    try:
-        return specs.spec_for_config(config)[0].model_input_names
-    except (ValueError, TypeError):
-        return DEFAULT_INPUT_NAMES
+    return value if integer_at_least(value, 1) and value <= 10**20 else None

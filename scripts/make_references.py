@@ -494,6 +494,10 @@ FAMILIES = {
         BertForMaskedLM, tiny(24, vocab_size=60, max_position_embeddings=64, type_vocab_size=2,
                               layer_norm_eps=1e-12, pad_token_id=0),
         "BertEmbeddings", "alibi", layout=alibi_layout),
+    # last: each family's seed is its place, so a new one leaves the others' fixtures as they are
+    "tiny-albert-square": Family(  # E == H: AlbertTransformer builds embedding_hidden_mapping_in all the same
+        AlbertModel, tiny(16, vocab_size=50, embedding_size=16, max_position_embeddings=16, **ALBERT),
+        "AlbertEmbeddings", "absolute", "encoder.embedding_hidden_mapping_in"),
 }
 GRADIENT_CASES = ("right_padded", "pair", "inputs_embeds", "project")
 NO_POSITIONS_LENGTH = 40  # the "longest" case of a family without a position table

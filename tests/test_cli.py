@@ -128,15 +128,16 @@ def test_hub_errors_are_one_line_that_points_to_a_local_folder(scheme, cached, o
     if cached:
         cache_config(tmp_path / "hf", "org/tiny", TINY)
     line = one_error_line(bertemb("embed", "hi", "--model", "org/tiny", env=env, cwd=tmp_path))
-    assert "pass --model DIR, a local model folder" in line, line
-    assert f"the installed all-MiniLM-L6-v2: --model {minilm_dir}" in line, line
+    assert "a local model folder" in line, line
+    assert f"such as the installed all-MiniLM-L6-v2: --model {minilm_dir}" in line, line
 
 
 def test_the_way_out_names_minilm_only_when_it_is_installed(monkeypatch, minilm_dir):
     assert cli.installed_minilm() == minilm_dir
     monkeypatch.setattr(cli, "MINILM_PACKAGE", "no_such_package_of_bertemb")
     assert cli.installed_minilm() is None
-    assert "--model DIR" in cli.without_the_hub() and "MiniLM" not in cli.without_the_hub()
+    way_on = cli.without_the_hub(OSError("not reached"))
+    assert "--model DIR" in way_on and "MiniLM" not in way_on
 
 
 def test_ctrl_c_is_one_line(monkeypatch, capsys):
@@ -231,3 +232,97 @@ def test_explain_json_refuses_nan_rather_than_printing_invalid_json(tmp_path, ca
     assert main(["explain", "we lived", "--model", str(folder), "--json"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "which JSON cannot carry" in captured.err
+
+
+# --- what is wrong with the arguments is said before any work, in one true line ---------------
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Loading the model fails the test: the argument must be refused before it."""
+    def load(args):
+        raise AssertionError("the model was loaded before the argument was checked")
+
+    monkeypatch.setattr(cli, "load", load)
+
+
+@pytest.mark.parametrize("command", ["embed", "plot"])
+def test_out_in_a_folder_that_does_not_exist_is_refused_before_the_work(command, tmp_path,
+                                                                        capsys, no_work):
+    out = tmp_path / "missing" / "x.npy"
+    args = (["embed", "hi", "--out", str(out)] if command == "embed"
+            else ["plot", "--out", str(tmp_path / "file.txt" / "figures")])
+    if command == "plot":
+        (tmp_path / "file.txt").write_text("")
+    assert main([*args, "--model", str(TINY)]) == 1
+    expected = (f"--out {out}: the folder {out.parent} does not exist" if command == "embed"
+                else f"--out {tmp_path / 'file.txt' / 'figures'}: {tmp_path / 'file.txt'} is a "
+                     "file, not a folder")
+    assert capsys.readouterr().err == f"bertemb: error: {expected}\n"
+
+
+def test_plot_out_naming_an_existing_file_is_refused_before_the_work(tmp_path, capsys, no_work):
+    out = tmp_path / "figure.png"
+    out.write_bytes(b"")
+    assert main(["plot", "--out", str(out), "--model", str(TINY)]) == 1
+    assert capsys.readouterr().err == (
+        f"bertemb: error: --out {out} is a file: plot writes its PNG files (and figures.npz) "
+        "into a folder; give a folder's name\n")
+
+
+@pytest.mark.parametrize("args, name, where", [
+    (["embed", "caf\udce9"], "text", 3),  # as Python decodes the bytes b"caf\xe9" of argv
+    (["embed", "ok", "--pair", "\udcff\udcfe"], "pair", 0),
+    (["explain", "x\udcc3"], "text", 1),
+    (["plot", "--out", "figures", "--text", "\udce9t\udce9"], "text", 0),
+])
+def test_text_that_is_not_utf8_is_one_line_before_the_work(args, name, where, capsys, no_work):
+    assert main([*args, "--model", str(TINY)]) == 1
+    byte = next(ord(c) - 0xDC00 for c in args[-1] if 0xDC80 <= ord(c) <= 0xDCFF)
+    assert capsys.readouterr().err == (
+        f"bertemb: error: the {name} is not valid UTF-8: its byte {where} is 0x{byte:02x}\n")
+
+
+def test_text_that_is_not_utf8_from_a_real_command_line():
+    result = subprocess.run([sys.executable, "-m", "bertemb_np", "embed", b"caf\xe9", "--model",
+                             str(TINY)], capture_output=True, timeout=120)
+    assert result.returncode == 1 and result.stderr == (
+        b"bertemb: error: the text is not valid UTF-8: its byte 3 is 0xe9\n"), result.stderr
+
+
+def test_explain_names_repeats_by_the_position_ids_of_its_table(capsys):
+    """RoBERTa's position ids start at pad_token_id + 1 = 2: the summary of repeated tokens gives
+    the same ids as the table's pos column, not the tokens' indices."""
+    folder = FIXTURES / "tiny-roberta"
+    text = "the dog saw the dog"
+    assert main(["explain", text, "--model", str(folder), "--json"]) == 0
+    walk = json.loads(capsys.readouterr().out)
+    assert main(["explain", text, "--model", str(folder)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert walk["repeats"]
+    for repeat in walk["repeats"]:
+        ids = [walk["tokens"][i]["position"] for i in repeat["positions"]]
+        assert ids != repeat["positions"]  # RoBERTa: they differ, by 2
+        assert f"(id {repeat['id']}) is at positions {ids}:" in printed, printed
+
+
+def test_explain_names_repeats_by_token_index_where_the_family_has_no_position_ids():
+    repeat = {"token": "dog", "id": 7, "positions": [2, 5], "types": [0, 0],
+              "min_output_cosine": 1.0}
+    line = cli.why_repeats_differ(repeat, False, [None] * 6)
+    assert line.startswith("'dog' (id 7) is at token indices [2, 5]: the same word row"), line
+
+
+def test_a_transfer_that_breaks_off_is_resumed_without_chatter(tmp_path):
+    """The retry happens (the fake Hub drops the connection once, in the checkpoint's bytes),
+    and the command prints its result and nothing on stderr: no retry warnings."""
+    from fake_hub import FakeHub
+    from test_hub import child_env
+
+    config = (TINY / "config.json").stat().st_size
+    with FakeHub({"org/tiny": TINY}, drop_after=config + 1000) as hub:
+        result = bertemb("embed", "hi", "--model", "org/tiny", env=child_env(hub, tmp_path),
+                         cwd=tmp_path)
+        dropped = hub.dropped.is_set()
+    assert dropped, "the fake Hub never dropped the connection"
+    assert result.returncode == 0 and "shape: (1, 3, 24) float32" in result.stdout, result.stderr
+    assert result.stderr == "", result.stderr

@@ -277,7 +277,7 @@ def test_a_missing_local_folder_is_named_whether_the_hub_answers_or_not(checkpoi
         assert f"; and no local folder models/bert_mlm exists (in {tmp_path})" in stderr
     assert "hub repo 'models/bert_mlm' not found" in answered
     assert ("config.json of hub repo 'models/bert_mlm' is not in the local cache, "
-            "and the Hub could not be reached") in unreachable
+            f"and the Hub ({hub.url}) answered HTTP 503") in unreachable
 
 
 FAMILY_LOAD = """

@@ -100,3 +100,25 @@ def test_a_damaged_cache_entry_is_fetched_again_online_and_named_offline(checkpo
     spoil()
     error = load_error(hub, REPO, tmp_path, offline=True).strip().splitlines()[-1]
     assert f"{entry} is not a readable safetensors file" in error, error
+
+
+def test_a_host_that_refuses_the_connection_is_not_asked_again(monkeypatch):
+    """Retries are for a transfer that stalls or breaks off; a connection that cannot be made
+    (refused, a name that does not resolve) fails at once."""
+    from bertemb_np import hub, sources
+
+    httpx = sources.http_library()
+
+    attempts = []
+
+    def refused(*args):
+        attempts.append(args)
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(hub, "request_range", refused)
+    monkeypatch.setattr(time, "sleep", lambda seconds: pytest.fail("slept, to retry"))
+    with pytest.raises(sources.HubUnreachable, match=r"bytes 0-9: ConnectError: \[Errno 111\] "
+                                                     r"Connection refused, after 0 of 10 bytes: "
+                                                     r"the host could not be reached"):
+        hub.get_range(REPO, COMMIT, "model.safetensors", 0, 10, lambda chunk: None, token=False)
+    assert len(attempts) == 1

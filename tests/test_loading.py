@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
@@ -69,7 +70,7 @@ def test_only_the_five_embedding_tensors_are_read(monkeypatch):
             yield Recording(f)
 
     monkeypatch.setattr(loading, "open", lambda path, mode: CountingFile(path, "r"), raising=False)
-    monkeypatch.setattr(loading, "safe_open", recording_safe_open)
+    monkeypatch.setattr(safetensors, "safe_open", recording_safe_open)  # imported when used
     for name in ("tiny-pretraining", "tiny-model-eps5"):
         requested.clear()
         read_bytes.clear()
@@ -276,9 +277,13 @@ def test_bad_config(tmp_path, change, message):
     assert "config.json" in str(error.value)
 
 
-def test_revision_with_a_local_folder_is_refused():
-    with pytest.raises(ValueError, match="revision"):
-        be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5", revision="main")
+def test_revision_with_a_local_folder_is_ignored_as_transformers_ignores_it():
+    """transformers 5.24 (utils/hub.py, cached_files) reads a local folder whatever the revision:
+    AutoModel.from_pretrained(folder, revision="no-such-branch") loads it."""
+    folder = FIXTURES / "tiny-model-eps5"
+    emb = be.BertEmbeddings.from_pretrained(folder, revision="no-such-branch")
+    np.testing.assert_array_equal(emb.word_embeddings.weight,
+                                  be.BertEmbeddings.from_pretrained(folder).word_embeddings.weight)
 
 
 # --- the Hub path, through a real huggingface_hub cache and HF_HUB_OFFLINE ------------------------
@@ -357,6 +362,20 @@ assert "tokenizers" not in sys.modules, "tokenizers imported"
 assert "torch" not in sys.modules and "transformers" not in sys.modules
 """], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name, imported", [("tiny-pretraining", False), ("tiny-fp16", False),
+                                            ("tiny-bf16", True)])
+def test_ml_dtypes_is_imported_only_to_read_bfloat16(name, imported):
+    """ml_dtypes 0.7 takes about half a second to import: a float32 or float16 load does not
+    pay it (issue 15); a bfloat16 one does, as NumPy has no bfloat16 of its own."""
+    result = subprocess.run([sys.executable, "-c", f"""
+import sys, bertemb_np as be
+be.BertEmbeddings.from_pretrained({str(FIXTURES / name)!r})
+print("ml_dtypes" in sys.modules)
+"""], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(imported), f"ml_dtypes imported: {result.stdout.strip()}"
 
 
 @pytest.mark.parametrize("name, stored", [("tiny-pretraining", "F32"), ("tiny-fp16", "F16"), ("tiny-bf16", "BF16"),

@@ -33,7 +33,8 @@ def shorter_position_table(emb):
     return be.Embedding(emb.position_embeddings.weight[:10], "position_embeddings")
 
 
-@pytest.mark.parametrize("make_copy", [copy.copy, copy.deepcopy, lambda e: pickle.loads(pickle.dumps(e))],
+@pytest.mark.parametrize("make_copy", [copy.copy, copy.deepcopy,
+                                       lambda e: pickle.loads(pickle.dumps(e))],
                          ids=["copy", "deepcopy", "pickle"])
 def test_a_copy_shares_no_bookkeeping_with_its_original(emb, make_copy):
     clone = make_copy(emb)
@@ -106,16 +107,20 @@ def test_a_norm_with_a_bias_is_refused_where_the_config_has_none():
 
 def test_a_module_of_another_kind_with_the_same_shapes_is_refused(emb):
     """A subclass's own __call__ would be run by reference() and not by the hot path (which
-    reads only weights), and an Embedding is no LayerNorm even with a weight of the same shape."""
+    reads only weights); an Embedding is no Linear even with a weight of the same shape."""
 
     class Doubled(be.Embedding):
         def __call__(self, ids):
             return 2 * super().__call__(ids)
 
+    deberta = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-deberta-v2-proj")
     emb.position_embeddings = Doubled(emb.position_embeddings.weight)
-    for forward in paths(emb).values():
-        with pytest.raises(ValueError, match="position_embeddings was replaced by Doubled: .* an Embedding"):
-            forward(IDS)
+    deberta.embed_proj = be.Embedding(deberta.embed_proj.weight)  # [32, 16], as the Linear's
+    for layer, message in ((emb, "position_embeddings was replaced by Doubled: .* an Embedding"),
+                           (deberta, "embed_proj was replaced by Embedding: .* a Linear")):
+        for forward in paths(layer).values():
+            with pytest.raises(ValueError, match=message):
+                forward(IDS)
 
 
 def test_gradients_are_named_by_the_layer_not_by_the_replacement(emb):
