@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .version import __version__
 from .checks import max_tokens
 from .modules import AutoEmbeddings, Embeddings
 from .sources import HubUnreachable, http_library
 from .tokenizer import Tokenizer
+from .version import __version__
 
 __all__ = ["main", "format_array"]
 

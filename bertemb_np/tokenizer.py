@@ -20,9 +20,9 @@ import json
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class Tokenizer:
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
-                        token: str | bool | None = None) -> "Tokenizer":
+                        token: str | bool | None = None) -> Tokenizer:
         """The tokenizer transformers' AutoTokenizer loads from the same folder or hub repo:
         tokenizer.json (else BERT's WordPiece over vocab.txt), rebuilt by the tokenizer class
         of tokenizer_config.json or config.json with their settings. `token` is
@@ -324,7 +324,7 @@ class Tokenizer:
                                       dtype=np.int64),
             "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
         }
-        for row, (e, n) in enumerate(zip(encodings, lengths)):
+        for row, (e, n) in enumerate(zip(encodings, lengths, strict=True)):
             at = slice(0, n) if padding_side == "right" else slice(width - n, width)
             batch["input_ids"][row, at] = e.ids
             batch["token_type_ids"][row, at] = e.type_ids
@@ -354,7 +354,7 @@ def as_inputs(text, text_pair) -> list:
     pairs = as_batch(text_pair, "text_pair")
     if len(pairs) != len(texts):
         raise ValueError(f"got {len(texts)} texts but {len(pairs)} text pairs")
-    return list(zip(texts, pairs))
+    return list(zip(texts, pairs, strict=True))
 
 
 def as_batch(text, name: str) -> list[str]:

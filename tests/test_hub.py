@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import bertemb_np as be
-from fake_hub import COMMIT, FakeHub, write_bert_checkpoint
 from conftest import FIXTURES
+from fake_hub import COMMIT, FakeHub, write_bert_checkpoint
 
 NAMES = ("word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
          "LayerNorm.weight", "LayerNorm.bias")

@@ -21,10 +21,10 @@ from safetensors.numpy import load_file, save_file
 
 import bertemb_np as be
 from bertemb_np import loading
+from conftest import FIXTURES
 
 # BERT's checkpoint names, from its spec: {our weight name: the names tried, in order}
 CHECKPOINT_NAMES = loading.checkpoint_names(be.BertConfig(), be.BertConfig().weight_shapes())
-from conftest import FIXTURES
 
 
 def copy_model(name: str, tmp_path: Path) -> Path:
@@ -140,7 +140,8 @@ def test_key_table_accepts_every_listed_name(tmp_path):
     for ours, names in CHECKPOINT_NAMES.items():
         for name in names:
             folder = copy_model("tiny-model-eps5", tmp_path / name)
-            rewrite_tensors(folder, lambda t: t.__setitem__(name, t.pop(CHECKPOINT_NAMES[ours][0])))
+            first = CHECKPOINT_NAMES[ours][0]  # the name the fixture has
+            rewrite_tensors(folder, lambda t, name=name, first=first: t.__setitem__(name, t.pop(first)))
             emb = be.BertEmbeddings.from_pretrained(folder)
             assert emb.word_embeddings.weight.shape == (61, 24)
 
