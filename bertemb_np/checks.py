@@ -205,11 +205,10 @@ def check_offset(cache_length, past_key_values_length) -> tuple[str, int]:
 def check_token_types(config: EmbeddingConfig, token_type_ids, shape) -> np.ndarray | None:
     """Token types broadcastable to `shape` (default zeros [L]), or None when the model has none."""
     T = config.type_vocab_size
-    if token_type_ids is not None and not config.spec.token_types:
-        raise ValueError(f"{who(config)} takes no token_type_ids: the model has no token type embeddings "
-                         "(its tokenizer returns none)")
-    if T == 0:  # DeBERTa-v3, gte-base-en-v1.5: the forward takes token types, has no table,
-        if token_type_ids is not None:  # and ignores them (a pair's B is 1): checked, unused
+    if T == 0 or not config.spec.token_types:  # DeBERTa-v3, gte-base-en-v1.5 (no table), and
+        # DistilBERT, MPNet, ModernBERT (no type term): their transformers models take token
+        # types (a pair's B is 1; **kwargs for the last three) and ignore them: checked, unused
+        if token_type_ids is not None:
             types = check_broadcast(as_array(token_type_ids, "token_type_ids"), shape, "token_type_ids")
             if not np.issubdtype(types.dtype, np.integer):
                 raise TypeError(f"token_type_ids must be integers, got dtype {types.dtype}")

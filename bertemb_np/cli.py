@@ -144,7 +144,7 @@ def encode(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None,
     limit = max_tokens(emb.config)
     if truncate and limit is not None:
         return tok(text, pair, truncation=True, max_length=limit)
-    enc = tok(text, pair)
+    enc = tok(text, pair, verbose=False)  # too long: our own one line, no warning
     length = enc["input_ids"].shape[1]
     if limit is not None and length > limit:
         raise ValueError(f"{length} tokens, this model takes at most {limit}: pass --truncate")

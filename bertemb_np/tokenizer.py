@@ -115,12 +115,15 @@ class Tokenizer:
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike[str], *, revision: str | None = None,
-                        token: str | bool | None = None) -> Tokenizer:
+                        token: str | bool | None = None, local_files_only: bool = False,
+                        cache_dir: str | os.PathLike[str] | None = None) -> Tokenizer:
         """The tokenizer transformers' AutoTokenizer loads from the same folder or hub repo:
         tokenizer.json (else BERT's WordPiece over vocab.txt), rebuilt by the tokenizer class
         of tokenizer_config.json or config.json with their settings. `token` is
-        huggingface_hub's: a token, False for none, None for the saved one."""
-        resolve = functools.partial(resolve_file, model, revision=revision, token=token)
+        huggingface_hub's: a token, False for none, None for the saved one; local_files_only
+        and cache_dir as in transformers (never ask the Hub; the Hub cache folder to use)."""
+        resolve = functools.partial(resolve_file, model, revision=revision, token=token,
+                                    local_files_only=local_files_only, cache_dir=cache_dir)
         path = tokenizer_file(resolve)
         settings = read_json_object(resolve("tokenizer_config.json", required=False))
         if "added_tokens_decoder" not in settings:  # transformers 4's files: read as 5.24 does

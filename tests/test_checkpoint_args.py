@@ -66,6 +66,10 @@ def test_from_pretrained_passes_local_files_only_and_cache_dir_on(tmp_path, no_n
     cache = make_hub_cache(tmp_path)  # main -> commit B, whose word table is doubled
     emb = be.AutoEmbeddings.from_pretrained("org/tiny-bert", local_files_only=True, cache_dir=cache)
     np.testing.assert_array_equal(emb.words.weight, 2 * stored_word_table())
+    # the tokenizer too: this cache has no tokenizer files, and nothing is asked of the Hub
+    with pytest.raises(FileNotFoundError, match=r"tokenizer.json of hub repo 'org/tiny-bert' is "
+                                                r"not in the local cache, and local_files_only=True"):
+        be.Tokenizer.from_pretrained("org/tiny-bert", local_files_only=True, cache_dir=cache)
 
 
 def test_local_files_only_without_the_files_in_the_cache_is_a_clear_error(tmp_path, no_network):

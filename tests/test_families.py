@@ -149,11 +149,11 @@ def test_real_file_values_win_over_defaults():
     # token type 1 on a one-row type table
     ("tiny-roberta", lambda e: e(np.ones((1, 3), int), token_type_ids=np.array([[0, 1, 1]])), ValueError,
      r"token_type_ids must be in \[0, 1\), got 1 \(this model has a single token type"),
-    # token_type_ids given to a family without token types
-    ("tiny-distilbert", lambda e: e(np.ones((1, 3), int), token_type_ids=np.zeros((1, 3), int)), ValueError,
-     "DistilBertEmbeddings .* takes no token_type_ids"),
-    ("tiny-modernbert", lambda e: e(np.ones((1, 3), int), token_type_ids=np.zeros((1, 3), int)), ValueError,
-     "takes no token_type_ids"),
+    # token_type_ids given to a family without token types: ignored, as in transformers, but checked
+    ("tiny-distilbert", lambda e: e(np.ones((1, 3), int), token_type_ids=np.zeros((1, 2), int)),
+     ValueError, r"token_type_ids of shape \(1, 2\) does not broadcast to input shape \(1, 3\)"),
+    ("tiny-modernbert", lambda e: e(np.ones((1, 3), int), token_type_ids=np.zeros((1, 3))), TypeError,
+     "token_type_ids must be integers"),
     # no type table (type_vocab_size 0): token types are ignored, as in transformers, but checked
     ("tiny-deberta-v3", lambda e: e(np.ones((1, 3), int), token_type_ids=np.ones((1, 4), int)), ValueError,
      r"token_type_ids of shape \(1, 4\) does not broadcast to input shape \(1, 3\)"),
@@ -186,6 +186,20 @@ def test_family_refusals_name_the_problem(name, call, error, message, path):
     emb = be.AutoEmbeddings.from_pretrained(FIXTURES / name)
     with pytest.raises(error, match=message):
         call(emb if path == "hot path" else emb.reference)
+
+
+@pytest.mark.parametrize("name", ["tiny-distilbert", "tiny-mpnet", "tiny-modernbert"])
+def test_families_without_token_types_ignore_them_as_their_transformers_models_do(name):
+    """DistilBertModel, MPNetModel and ModernBertModel take token_type_ids (through **kwargs) and
+    ignore them; a BertTokenizer (distilbert-base-uncased names no class of its own) returns
+    them, so emb(**tok(a, b)) must work and give what the ids alone give."""
+    emb = be.AutoEmbeddings.from_pretrained(FIXTURES / name)
+    ids = np.array([[5, 6, 7, 8], [9, 10, 11, 12]])
+    types = np.array([[0, 0, 1, 1], [0, 1, 1, 1]])
+    for forward in (emb, emb.reference):
+        np.testing.assert_array_equal(forward(ids, token_type_ids=types), forward(ids))
+    _, vjp = emb.vjp(ids, token_type_ids=types)
+    assert not any("token_type" in key for key in vjp(np.ones((2, 4, emb.config.hidden_size))))
 
 
 def test_longest_usable_input_and_old_offset_name_work():
