@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Any, TypedDict, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,19 @@ from .checks import as_array
 from .config import integer_at_least
 from .sources import resolve_file
 
-__all__ = ["Tokenizer"]
+__all__ = ["Encoded", "Tokenizer"]
+
+
+class InputIds(TypedDict):
+    input_ids: np.ndarray  # int64 [B, L]
+
+
+class Encoded(InputIds, total=False):
+    """What a call returns: the arrays of model_input_names, each int64 [B, L], keyed as the
+    layer's arguments, so that `emb(**tok(text))` type-checks."""
+
+    token_type_ids: np.ndarray
+    attention_mask: np.ndarray
 
 if TYPE_CHECKING:  # tokenizers is imported when a tokenizer is built
     import tokenizers
@@ -203,7 +215,7 @@ class Tokenizer:
                  padding_side: str | None = None, return_tensors: str | None = None,
                  return_token_type_ids: bool | None = None,
                  return_attention_mask: bool | None = None,
-                 verbose: bool = True) -> dict[str, np.ndarray]:
+                 verbose: bool = True) -> Encoded:
         """Tokenize one text or a batch, optionally paired, as transformers does.
 
         Returns int64 arrays "input_ids", "token_type_ids", "attention_mask", each [B, L]
@@ -334,7 +346,7 @@ class Tokenizer:
 
     def _stack(self, encodings: list[Encoding], padding: str, max_length: int | None,
                padding_side: str,
-               names: tuple[str, ...]) -> dict[str, np.ndarray]:
+               names: tuple[str, ...]) -> Encoded:
         """Pad the encodings on padding_side (if asked) and stack them into [B, L] int64
         arrays: those named in `names`."""
         lengths = [len(e.ids) for e in encodings]
@@ -364,7 +376,12 @@ class Tokenizer:
             batch["input_ids"][row, at] = e.ids
             batch["token_type_ids"][row, at] = e.type_ids
             batch["attention_mask"][row, at] = 1
-        return {name: batch[name] for name in names}
+        encoded: Encoded = {"input_ids": batch["input_ids"]}  # the others in names' order
+        if "token_type_ids" in names:
+            encoded["token_type_ids"] = batch["token_type_ids"]
+        if "attention_mask" in names:
+            encoded["attention_mask"] = batch["attention_mask"]
+        return encoded
 
 
 def strategy(value: object, choices: Mapping[bool | str, str], name: str) -> str:
