@@ -495,7 +495,8 @@ FAMILIES = {
                               layer_norm_eps=1e-12, pad_token_id=0),
         "BertEmbeddings", "alibi", layout=alibi_layout),
     # last: each family's seed is its place, so a new one leaves the others' fixtures as they are
-    "tiny-albert-square": Family(  # E == H: AlbertTransformer builds embedding_hidden_mapping_in all the same
+    # E == H: AlbertTransformer builds embedding_hidden_mapping_in all the same
+    "tiny-albert-square": Family(
         AlbertModel, tiny(16, vocab_size=50, embedding_size=16, max_position_embeddings=16, **ALBERT),
         "AlbertEmbeddings", "absolute", "encoder.embedding_hidden_mapping_in"),
 }
