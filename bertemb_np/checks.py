@@ -21,11 +21,16 @@ __all__ = ["Handover", "Inputs", "as_array", "check_broadcast", "check_flag", "c
            "check_inputs", "check_shapes", "check_weight", "max_tokens"]
 
 
+def is_integer(dtype: np.dtype) -> bool:
+    """Signed or unsigned integers; not bool, nor timedelta64 (which NumPy files under integers)."""
+    return dtype.kind in "iu"
+
+
 def check_ids(ids, rows: int, what: str, too_large: str = "") -> np.ndarray:
     """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table
     (`too_large`: a hint for an id past the end)."""
     ids = as_array(ids, what)
-    if ids.dtype.kind not in "iu":  # not bool ("b"), float, object, ...
+    if not is_integer(ids.dtype):  # not bool, float, object, timedelta64, ...
         raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
     wide = ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
     # One pass finds both kinds of bad id: seen as unsigned, a negative id is larger than any row.
@@ -210,7 +215,7 @@ def check_token_types(config: EmbeddingConfig, token_type_ids, shape) -> np.ndar
         # types (a pair's B is 1; **kwargs for the last three) and ignore them: checked, unused
         if token_type_ids is not None:
             types = check_broadcast(as_array(token_type_ids, "token_type_ids"), shape, "token_type_ids")
-            if not np.issubdtype(types.dtype, np.integer):
+            if not is_integer(types.dtype):
                 raise TypeError(f"token_type_ids must be integers, got dtype {types.dtype}")
         return None
     if token_type_ids is None:
@@ -249,7 +254,7 @@ def check_attention_mask(mask, shape: tuple[int, int], dtype) -> np.ndarray:
     mask = as_array(mask, "attention_mask")
     if mask.shape != tuple(shape):
         raise ValueError(f"attention_mask must have the input's shape {tuple(shape)}, got {mask.shape}")
-    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
+    if not (mask.dtype == bool or is_integer(mask.dtype)):
         raise TypeError(f"attention_mask must be integers or booleans (1 = token, 0 = padding), "
                         f"got dtype {mask.dtype}")
     if mask.size and not np.isin(mask, (0, 1)).all():

@@ -95,7 +95,7 @@ class Embeddings(LayerState):
         if cls is not AutoEmbeddings and config.spec is not getattr(cls, "spec", None):
             raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "
                              f"with {config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
-        family = FAMILY_CLASSES[config.spec.class_name]
+        family = FAMILY_CLASSES[config.spec.class_name] if cls is AutoEmbeddings else cls
         optional = frozenset({"position_embeddings.weight"} if config.sinusoidal_pos_embds else ())
         weights = checkpoint.tensors(config.weight_shapes(), optional)
         word = f"{config.spec.word}.weight"

@@ -312,6 +312,13 @@ def spec_for_model_type(model_type: str, where: str = "config.json") -> FamilySp
     return spec
 
 
+def names_a_model(name: str, prefix: str) -> bool:
+    """Whether class `name` is a model of `prefix`: the prefix, then a new word or nothing
+    (BertForMaskedLM, NewModel; not Bertology, nor NewsBertModel, which are not BERT nor GTE)."""
+    rest = name[len(prefix):]
+    return name.startswith(prefix) and (not rest or rest[0].isupper())
+
+
 def model_type_for_architectures(architectures: list[Any], where: str = "config.json") -> str:
     """The model_type that config.json's "architectures" names, for configs without a model_type:
     each name's longest prefix decides (XLMRobertaForMaskedLM is XLM-R, not RoBERTa); a name of
@@ -323,7 +330,7 @@ def model_type_for_architectures(architectures: list[Any], where: str = "config.
                 for prefix, model_type in spec.architectures.items()}
     found: dict[str, list[str]] = {}  # model_type -> the names that say it
     for name in architectures:
-        prefix = max((p for p in (*prefixes, *NEAR_FAMILY) if name.startswith(p)), key=len,
+        prefix = max((p for p in (*prefixes, *NEAR_FAMILY) if names_a_model(name, p)), key=len,
                      default=None)
         if prefix is None:
             continue  # not a name of the family's

@@ -125,6 +125,14 @@ class Tokenizer:
         self.truncation_side = truncation_side
         self.tokenizer_class = tokenizer_class
 
+    def __getstate__(self) -> dict:
+        """For pickle and copy.deepcopy (multiprocessing, data loader workers): everything but
+        the lock; a new one is made on load."""
+        return {name: value for name, value in self.__dict__.items() if name != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike[str], *, revision: str | None = None,
                         token: str | bool | None = None, local_files_only: bool = False,

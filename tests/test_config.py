@@ -212,3 +212,11 @@ def test_architectures_must_be_class_names(architectures):
     ("DebertaV2ForMaskedLM", "deberta-v2"), ("DebertaForMaskedLM", "deberta")])
 def test_remote_code_architectures_are_routed_by_their_longest_prefix(architecture, model_type):
     assert be.EmbeddingConfig.from_dict({"architectures": [architecture]}).model_type == model_type
+
+
+@pytest.mark.parametrize("architecture", ["NewsBertModel", "Bertology", "ElectraticModel"])
+def test_a_prefix_names_a_model_only_where_a_word_ends(architecture):
+    """NewsBertModel is not GTE's remote-code "New" model, nor Bertology a BERT: a prefix counts
+    only when the next letter starts a new word (BertForMaskedLM, NewModel)."""
+    with pytest.raises(ValueError, match="name no model of the BERT family"):
+        be.EmbeddingConfig.from_dict({"architectures": [architecture]})

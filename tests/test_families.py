@@ -159,6 +159,11 @@ def test_real_file_values_win_over_defaults():
      r"token_type_ids of shape \(1, 4\) does not broadcast to input shape \(1, 3\)"),
     ("tiny-gte-new", lambda e: e(np.ones((1, 3), int), token_type_ids=np.ones((1, 3))), TypeError,
      "token_type_ids must be integers"),
+    ("tiny-gte-new", lambda e: e(np.ones((1, 3), int), token_type_ids=np.ones((1, 3), "m8[s]")),
+     TypeError, "token_type_ids must be integers"),  # timedelta64: NumPy files it under integers
+    ("tiny-deberta-v3", lambda e: e(np.ones((1, 3), int), attention_mask=np.ones((1, 3), "m8[s]")),
+     TypeError, "attention_mask must be integers or booleans"),
+    ("tiny-roberta", lambda e: e(np.ones((1, 3), "m8[s]")), TypeError, "must be integers"),
     # position arguments a family does not take
     ("tiny-nomic-bert", lambda e: e(np.ones((1, 3), int), position_ids=np.arange(3)), ValueError,
      "NomicBertEmbeddings .* has no position table .*'rotary'"),

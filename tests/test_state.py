@@ -140,3 +140,23 @@ def test_padding_idx_is_checked_when_assigned(emb, value):
         emb.word_embeddings.padding_idx = value
     out, vjp = emb.vjp(IDS)
     assert not vjp(np.ones_like(out))["word_embeddings.weight"][0].any()  # pad row 0: still frozen
+
+
+def test_a_tokenizer_pickles_and_deep_copies_like_transformers_tokenizers(minilm_dir):
+    """multiprocessing, DataLoader workers and datasets.map(num_proc=) pickle the tokenizer."""
+    tok = be.Tokenizer.from_pretrained(minilm_dir)
+    expected = tok(["We lived above the clouds", "short"], padding=True)
+    for clone in (pickle.loads(pickle.dumps(tok)), copy.deepcopy(tok)):
+        got = clone(["We lived above the clouds", "short"], padding=True)
+        assert got.keys() == expected.keys()
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key])
+        assert clone._lock is not tok._lock
+
+
+def test_from_pretrained_on_a_subclass_returns_that_subclass(minilm_dir):
+    class MyEmbeddings(be.BertEmbeddings):
+        pass
+
+    assert type(MyEmbeddings.from_pretrained(minilm_dir)) is MyEmbeddings
+    assert type(be.AutoEmbeddings.from_pretrained(minilm_dir)) is be.BertEmbeddings
