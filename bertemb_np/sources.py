@@ -20,12 +20,12 @@ import importlib
 import os
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict, overload
 
 if TYPE_CHECKING:  # huggingface_hub is imported only when a hub id is resolved
     from huggingface_hub import HfFileMetadata
 
-__all__ = ["HubUnreachable", "exists", "local_folder", "resolve_file"]
+__all__ = ["HubArgs", "HubUnreachable", "exists", "local_folder", "resolve_file"]
 
 ANSWERED: set[str] = set()  # the endpoints that answered in this process: no more probes there
 WAYS_FORWARD = (". Without the network, set HF_HUB_OFFLINE=1 to load models already in the HF "
@@ -63,6 +63,24 @@ def local_folder(model: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+class HubArgs(TypedDict):
+    """How to ask the Hub, as huggingface_hub takes it: resolve_file's last three arguments."""
+
+    token: str | bool | None
+    local_files_only: bool
+    cache_dir: str | os.PathLike[str] | None
+
+
+@overload
+def resolve_file(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
+                 required: Literal[True] = True, token: str | bool | None = None,
+                 local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None
+                 ) -> Path: ...
+@overload
+def resolve_file(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
+                 required: bool, token: str | bool | None = None,
+                 local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None
+                 ) -> Path | None: ...
 def resolve_file(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
                  required: bool = True, token: str | bool | None = None,
                  local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None

@@ -125,12 +125,12 @@ class Tokenizer:
         self.truncation_side = truncation_side
         self.tokenizer_class = tokenizer_class
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         """For pickle and copy.deepcopy (multiprocessing, data loader workers): everything but
         the lock; a new one is made on load."""
         return {name: value for name, value in self.__dict__.items() if name != "_lock"}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
 
     @classmethod
