@@ -260,12 +260,54 @@ class Tokenizer:
         """The text of token ids, by the tokenizer's decoder: ids [L] -> str, [B, L] -> B strs
         (as transformers' decode); skip_special_tokens leaves out [CLS], [SEP], [PAD], ..."""
         ids = self._vocabulary_ids(ids)
-        if ids.ndim == 1:
-            return self._tokenizer.decode(ids.tolist(), skip_special_tokens=skip_special_tokens)
+        if ids.ndim <= 1:  # one id (101 -> "[CLS]") or a sequence
+            return self._tokenizer.decode(ids.reshape(-1).tolist(),
+                                          skip_special_tokens=skip_special_tokens)
         if ids.ndim == 2:
             return self._tokenizer.decode_batch(ids.tolist(),
                                                 skip_special_tokens=skip_special_tokens)
         raise ValueError(f"decode takes ids [L] or [B, L], got shape {ids.shape}")
+
+    def batch_decode(self, ids: npt.ArrayLike, skip_special_tokens: bool = False) -> list[str]:
+        """The text of each sequence of ids [B, L] (transformers' batch_decode)."""
+        checked = self._vocabulary_ids(ids)
+        if checked.ndim != 2:
+            raise ValueError(f"batch_decode takes ids [B, L], got shape {checked.shape}")
+        return self._tokenizer.decode_batch(checked.tolist(),
+                                            skip_special_tokens=skip_special_tokens)
+
+    def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
+        """The id of each token string, the unknown token's for one not in the vocabulary
+        (["we", "[CLS]"] -> [2057, 101]; one str -> one int), as in transformers."""
+        if isinstance(tokens, str):
+            return self._token_ids([tokens])[0]
+        if not all(isinstance(token, str) for token in tokens):
+            raise TypeError(f"convert_tokens_to_ids takes token strings, got {tokens!r}")
+        return self._token_ids(tokens)
+
+    def _token_ids(self, tokens: list[str]) -> list[int]:
+        """The id of each token, the unknown token's for one not in the vocabulary."""
+        # the model's unknown token (WordPiece, BPE); a Unigram model names none
+        unk_token = getattr(self._tokenizer.model, "unk_token", None)
+        unknown = None if unk_token is None else self._tokenizer.token_to_id(unk_token)
+        ids = []
+        for token in tokens:
+            found = self._tokenizer.token_to_id(token)
+            if found is None:
+                found = unknown
+            if found is None:
+                raise ValueError(f"token {token!r} is not in the vocabulary")
+            ids.append(found)
+        return ids
+
+    @property
+    def vocab_size(self) -> int:
+        """The vocabulary's size without the tokens added on top (transformers' vocab_size)."""
+        return self._tokenizer.get_vocab_size(with_added_tokens=False)
+
+    def __len__(self) -> int:
+        """The vocabulary's size with the added tokens, as len() of a transformers tokenizer."""
+        return self._tokenizer.get_vocab_size(with_added_tokens=True)
 
     def convert_ids_to_tokens(self, ids: npt.ArrayLike) -> list[str] | str:
         """The token string of each id, e.g. [101, 2057] -> ["[CLS]", "we"]; of one id, a str

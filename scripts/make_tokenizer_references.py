@@ -447,9 +447,23 @@ def main() -> None:
                           "tokenizers": tokenizers.__version__, "python": sys.version.split()[0]},
              "minilm_copies": MINILM_COPIES, "cases": cases}
     write(FIXTURES / "references" / "tokenizer_edges.json", edges)
+    habits = vocabulary_habits(loaded["minilm"])
+    (FIXTURES / "references" / "minilm_vocabulary_habits.json").write_text(
+        json.dumps({"made_by": edges["made_by"], "versions": edges["versions"], **habits},
+                   indent=1) + "\n")
     settings = make_settings_references(FIXTURES / "tokenizers")
     write(FIXTURES / "references" / "tokenizer_settings.json",
           {"made_by": edges["made_by"], "versions": edges["versions"], **settings})
+
+
+def vocabulary_habits(tokenizer) -> dict:
+    """What a transformers user asks of the vocabulary: its sizes, ids of token strings (one
+    unknown), batch_decode, and decode of a single id."""
+    tokens, batch = ["we", "[CLS]", "lived", "zzzqqqxx"], [[101, 2057, 2973, 102], [2057, 102, 0, 0]]
+    return {"vocab_size": tokenizer.vocab_size, "len": len(tokenizer), "tokens": tokens,
+            "token_ids": tokenizer.convert_tokens_to_ids(tokens), "batch": batch,
+            "batch_decoded": tokenizer.batch_decode(batch), "one_id": 101,
+            "one_id_decoded": tokenizer.decode(101)}
 
 
 def write(path: Path, data: dict) -> None:

@@ -245,3 +245,15 @@ def test_token_goes_to_every_file_lookup(minilm_dir, monkeypatch):
     monkeypatch.setattr(tokenizer_module, "resolve_file", resolve_file)
     be.Tokenizer.from_pretrained(minilm_dir, token="hf_secret")
     assert tokens and set(tokens) == {"hf_secret"}
+
+
+def test_vocabulary_habits_of_a_transformers_user(minilm_dir):
+    """vocab_size, len(), convert_tokens_to_ids, batch_decode and decode of one id, each against
+    transformers 5.24's AutoTokenizer on MiniLM (references/minilm_vocabulary_habits.json)."""
+    expected = json.loads((REFERENCES / "minilm_vocabulary_habits.json").read_text())
+    tok = be.Tokenizer.from_pretrained(minilm_dir)
+    assert tok.vocab_size == expected["vocab_size"] and len(tok) == expected["len"]
+    assert tok.convert_tokens_to_ids(expected["tokens"]) == expected["token_ids"]
+    assert tok.convert_tokens_to_ids(expected["tokens"][0]) == expected["token_ids"][0]
+    assert tok.batch_decode(np.array(expected["batch"])) == expected["batch_decoded"]
+    assert tok.decode(expected["one_id"]) == expected["one_id_decoded"]
