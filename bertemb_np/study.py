@@ -159,10 +159,11 @@ def terms(emb: Embeddings, input_ids: np.ndarray, token_type_ids: np.ndarray | N
         return np.broadcast_to(ids, x.shape)[0]  # [L] of ids broadcast to [1, L]
 
     rows = {"word": emb.words(input_ids)}  # [L, E]
-    if x.token_type_ids is not None:
-        rows["token_type"] = emb.token_type_embeddings(full(x.token_type_ids))  # [L, E]
-    if x.position_ids is not None:
-        rows["position"] = emb.position_embeddings(full(x.position_ids))  # [L, E]
+    type_table, position_table = emb.token_type_embeddings, emb.position_embeddings  # or None
+    if x.token_type_ids is not None and type_table is not None:
+        rows["token_type"] = type_table(full(x.token_type_ids))  # [L, E]
+    if x.position_ids is not None and position_table is not None:
+        rows["position"] = position_table(full(x.position_ids))  # [L, E]
     ordered = {name: rows[name] for name in emb.spec.sum_order if name in rows}
     positions = None if x.position_ids is None else full(x.position_ids)
     return ordered, emb.summed_terms(x)[0], positions
