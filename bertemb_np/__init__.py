@@ -28,6 +28,7 @@ Layout, one job per file, each importing only the ones above it:
 """
 
 from .config import BertConfig, EmbeddingConfig
+from .fast import SparseRows
 from .functional import embedding, layer_norm
 from .modules import (AlbertEmbeddings, AutoEmbeddings, BertEmbeddings, DebertaV2Embeddings,
                       DistilBertEmbeddings, ElectraEmbeddings, Embeddings, GteEmbeddings,
@@ -39,4 +40,5 @@ from .version import __version__
 __all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertConfig", "BertEmbeddings", "DebertaV2Embeddings",
            "DistilBertEmbeddings", "ElectraEmbeddings", "Embedding", "EmbeddingConfig", "Embeddings",
            "GteEmbeddings", "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings",
-           "NomicBertEmbeddings", "RobertaEmbeddings", "Tokenizer", "embedding", "layer_norm"]
+           "NomicBertEmbeddings", "RobertaEmbeddings", "SparseRows", "Tokenizer", "embedding",
+           "layer_norm"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import fast, specs
 from .checks import Handover, Inputs, check_flag, check_inputs
-from .functional import dropout, dropout_backward, layer_norm, linear, linear_backward
+from .functional import dropout, dropout_backward, linear_backward
 from .loading import Checkpoint
 from .nn import Embedding, LayerNorm, Linear
 from .state import LayerState, compute_dtype
@@ -41,14 +41,23 @@ class Tape(NamedTuple):
     before the backward pass, by another thread say, must not change the gradients)."""
 
     x: Inputs
-    summed: np.ndarray  # [B, L, E] word + token_type + position
-    e: np.ndarray  # [B, L, H] LayerNorm's input (DeBERTa: after embed_proj)
+    saved: fast.Saved  # LayerNorm's x_hat [N, H] and 1/sigma [N] (and embed_proj's input [N, E])
     dropped: np.ndarray  # [B, L, H] after the mask and dropout: the projection's input
     keep: np.ndarray | None  # where dropout kept values; None: no dropout
     out: np.ndarray  # [B, L, H] the output
-    norm: tuple[np.ndarray, np.ndarray | None, float]  # LayerNorm's weight [H], bias [H], eps
+    norm: tuple[np.ndarray, bool]  # LayerNorm's weight [H], and whether it has a bias
     pre: np.ndarray | None  # embed_proj's weight [H, E] (DeBERTa with E != H)
     projection: np.ndarray | None  # the encoder-input projection's weight [H, E], if applied
+    sparse: bool  # the word table's gradient as fast.SparseRows (the rows used), not [V, E]
+
+
+class Fused(NamedTuple):
+    """The hot path's LayerNorm output, with the weights it was computed with."""
+
+    normed: np.ndarray  # [B, L, H]: LayerNorm(e) * attention_mask
+    saved: fast.Saved | None  # what the backward pass needs, when asked for
+    norm: tuple[np.ndarray, bool]  # LayerNorm's weight [H], and whether it has a bias
+    pre: np.ndarray | None  # embed_proj's weight [H, E], if any
 
 
 class Embeddings(LayerState):
@@ -129,22 +138,26 @@ class Embeddings(LayerState):
         """
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
-        return self.hot_forward(x, training, rng, project)
-
-    def hot_forward(self, x: Inputs, training, rng, project) -> np.ndarray:
-        """The forward pass on checked inputs, fused (fast.py): [B, L, H]."""
-        (B, L), norm, pre = x.shape, self.norm_layer, self.pre_norm_projection
         projection = self.projection if self.projects(project) else None
-        added = self.added_rows()
-        normed = fast.embed_layer_norm(
+        return self.after_norm(self.fused(x).normed, training, rng, projection)[-1]
+
+    def fused(self, x: Inputs, save: bool = False) -> Fused:
+        """LayerNorm(word + token_type + position [, embed_proj]) * attention_mask on checked
+        inputs, in one fused pass (fast.py); with save=True, also what the backward needs."""
+        (B, L), norm, pre = x.shape, self.norm_layer, self.pre_norm_projection
+        weight, bias, pre_weight = norm.weight, norm.bias, None if pre is None else pre.weight
+        added, mask = self.added_rows(), self.output_mask(x)
+        kernel = fast.embed_layer_norm_saved if save else fast.embed_layer_norm
+        result = kernel(
             self.words.weight,
             None if x.input_ids is None else x.input_ids.ravel(),  # [B * L]
             None if x.inputs_embeds is None else x.inputs_embeds.reshape(B * L, self.config.E),
             added.table, added.ids(x.position_ids, x.token_type_ids, (B, L)),
-            norm.weight, norm.bias, norm.eps, self.num_threads,
-            projection=None if pre is None else pre.weight)  # [B * L, H]
-        normed = normed.reshape(B, L, normed.shape[-1])  # [B, L, H]
-        return self.after_norm(normed, x, training, rng, projection)[-1]
+            weight, bias, norm.eps, self.num_threads, projection=pre_weight,
+            mask=None if mask is None else mask.reshape(-1).astype(self.dtype, copy=False))
+        normed, saved = result if save else (result, None)  # [B * L, H]
+        return Fused(normed.reshape(B, L, normed.shape[-1]), saved, (weight, bias is not None),
+                     pre_weight)
 
     # --- the forward pass, as the equation ----------------------------------------------------------
 
@@ -155,20 +168,19 @@ class Embeddings(LayerState):
         """The forward pass written as the equation; takes the same arguments as calling the module."""
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
-        return self.forward(x, training, rng, project).out
+        return self.forward(x, training, rng, project)
 
-    def forward(self, x: Inputs, training, rng, project) -> Tape:
-        """The equation, step by step, on checked inputs; keeps what the backward pass needs."""
+    def forward(self, x: Inputs, training, rng, project) -> np.ndarray:
+        """The equation, step by step, on checked inputs: [B, L, H]."""
         norm, pre = self.norm_layer, self.pre_norm_projection
-        weight, bias, eps = norm.weight, norm.bias, norm.eps  # read once: the Tape's
-        pre_weight = None if pre is None else pre.weight
         projection = self.projection if self.projects(project) else None
         summed = self.summed_terms(x)  # [B, L, E]: word + token_type + position, in the family's order
-        e = summed if pre is None else linear(summed, pre_weight, None)  # embed_proj: -> [B, L, H]
-        normed = layer_norm(e, weight, bias, eps)  # [B, L, H]
-        dropped, keep, out = self.after_norm(normed, x, training, rng, projection)
-        return Tape(x, summed, e, dropped, keep, out, (weight, bias, eps), pre_weight,
-                    None if projection is None else projection.weight)
+        e = summed if pre is None else pre(summed)  # DeBERTa's embed_proj: [B, L, E] -> [B, L, H]
+        normed = norm(e)  # LayerNorm: [B, L, H]
+        mask = self.output_mask(x)
+        if mask is not None:
+            normed = normed * mask  # DeBERTa: padding rows become 0, [B, L, H] * [B, L, 1]
+        return self.after_norm(normed, training, rng, projection)[-1]
 
     def summed_terms(self, x: Inputs) -> np.ndarray:
         """The terms of the family, summed left to right in its order: [B, L, E]."""
@@ -184,17 +196,14 @@ class Embeddings(LayerState):
             e = e + term  # broadcast: [B, L, E] + [L, E] or [B, L, E]
         return np.broadcast_to(e, (*x.shape, e.shape[-1]))
 
-    def after_norm(self, normed: np.ndarray, x: Inputs, training, rng, projection: Linear | None
+    def after_norm(self, normed: np.ndarray, training, rng, projection: Linear | None
                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """The steps after LayerNorm, each where it applies: (dropped, keep, out), with
+        """The steps after LayerNorm (and DeBERTa's mask), each where it applies: (dropped, keep,
+        out), with
 
-            normed  = normed * attention_mask   # DeBERTa: padding rows become 0 (in place)
             dropped = dropout(normed)           # training only; keep: where it kept values
-            out     = projection(dropped)       # project=True, ALBERT/ELECTRA with E != H
+            out     = projection(dropped)       # project=True: ALBERT's, ELECTRA's with E != H
         """
-        mask = self.output_mask(x)
-        if mask is not None:
-            np.multiply(normed, mask, out=normed)  # [B, L, H] * [B, L, 1]
         dropped, keep = training_dropout(normed, self.config.hidden_dropout_prob, training, rng)
         return dropped, keep, dropped if projection is None else projection(dropped)
 
@@ -212,29 +221,39 @@ class Embeddings(LayerState):
 
     def vjp(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
             attention_mask=None, cache_length=None, training: bool = False,
-            rng: np.random.Generator | None = None, project: bool = False, past_key_values_length=None):
+            rng: np.random.Generator | None = None, project: bool = False, past_key_values_length=None,
+            sparse: bool = False):
         """The forward pass and a function that takes it back: (out, vjp), vjp(grad_out) -> gradients.
 
         Takes the same arguments as calling the module. `vjp(grad_out)`, for grad_out = dL/d(out)
         of the output's shape, returns dL/d(each weight) by its name in transformers'
         module (e.g. "word_embeddings.weight" [V, E], "LayerNorm.bias" [H], and with project=True
         the projection's, e.g. "embedding_hidden_mapping_in.weight" [H, E]); when the forward was
-        given inputs_embeds, "inputs_embeds" [B, L, E] instead of the word table's. The forward is
-        `reference()`'s math; what the backward needs is in its Tape, not on the module.
-        Reproduces PyTorch autograd through the family's transformers module.
+        given inputs_embeds, "inputs_embeds" [B, L, E] instead of the word table's. With
+        sparse=True the word table's gradient is a fast.SparseRows: the used row ids
+        (`.indices` [K], sorted) and their summed gradient rows (`.values` [K, E]), as
+        torch.nn.Embedding(sparse=True) gives it; `.dense()` makes the [V, E] array.
+        The forward is the hot path's (bitwise the same output as calling the module), keeping
+        what the backward needs in its Tape, not on the module. Reproduces PyTorch autograd
+        through the family's transformers module.
         """
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
-        tape = self.forward(x, training, rng, project)
-        return tape.out, functools.partial(self.backward, tape)
+        sparse = check_flag(sparse, "sparse")
+        projection = self.projection if self.projects(project) else None
+        fused = self.fused(x, save=True)
+        dropped, keep, out = self.after_norm(fused.normed, training, rng, projection)
+        tape = Tape(x, fused.saved, dropped, keep, out, fused.norm, fused.pre,
+                    None if projection is None else projection.weight, sparse)
+        return out, functools.partial(self.backward, tape)
 
-    def backward(self, tape: Tape, grad_out) -> dict[str, np.ndarray]:
+    def backward(self, tape: Tape, grad_out) -> dict[str, np.ndarray | fast.SparseRows]:
         """dL/d(each weight) by its transformers name, given dL/d(out) of tape's forward pass."""
         grad_out = np.asarray(grad_out)
         if grad_out.shape != tape.out.shape or not np.issubdtype(grad_out.dtype, np.floating):
             raise ValueError(f"grad_out must be a float array of the output's shape {tape.out.shape}, "
                              f"got {grad_out.dtype} {grad_out.shape}")
-        spec, grads = self.spec, {}
+        spec, grads, (B, L) = self.spec, {}, tape.x.shape
         g = grad_out.astype(self.dtype, copy=False)  # [B, L, H]
         if tape.projection is not None:  # out = dropped W^T + b
             g, *weight_grads = linear_backward(g, tape.dropped, tape.projection)
@@ -244,33 +263,35 @@ class Embeddings(LayerState):
         mask = self.output_mask(tape.x)
         if mask is not None:
             g = g * mask  # normed * mask
-        (weight, bias, eps), H = tape.norm, g.shape[-1]
-        grad_e, grads[f"{spec.norm}.weight"], grad_bias = fast.layer_norm_backward(
-            g.reshape(-1, H), tape.e.reshape(-1, H), weight, eps, self.num_threads)
-        if bias is not None:
+        (weight, has_bias), H = tape.norm, g.shape[-1]
+        grad_e, grads[f"{spec.norm}.weight"], grad_bias = fast.layer_norm_backward_saved(
+            g.reshape(-1, H), tape.saved, weight, self.num_threads)  # [B * L, H]
+        if has_bias:
             grads[f"{spec.norm}.bias"] = grad_bias
-        grad_e = grad_e.reshape(tape.e.shape)  # [B, L, H]
         if tape.pre is not None:  # e = summed W^T
             grad_e, grads[f"{spec.projection.name}.weight"], _ = linear_backward(
-                grad_e, tape.summed, tape.pre)
+                grad_e, tape.saved.summed, tape.pre)  # [B * L, E]
         # e = word + token_type + position: each term gets all of grad_e
-        grads.update(self.term_gradients(tape.x, grad_e))
+        grad_e = grad_e.reshape(B, L, grad_e.shape[-1])  # [B, L, E]
+        grads.update(self.term_gradients(tape.x, grad_e, tape.sparse))
         return grads
 
-    def term_gradients(self, x: Inputs, grad_e: np.ndarray) -> dict[str, np.ndarray]:
+    def term_gradients(self, x: Inputs, grad_e: np.ndarray,
+                       sparse: bool) -> dict[str, np.ndarray | fast.SparseRows]:
         """dL/d(each table) given dL/de [B, L, E]: a scatter-add of grad_e by the ids of each term."""
-        grads = {}
+        grads: dict[str, np.ndarray | fast.SparseRows] = {}
         for name, ids in (("position_embeddings", x.position_ids),
                           ("token_type_embeddings", x.token_type_ids)):
             if ids is not None:
                 table = getattr(self, name)
                 grads[f"{name}.weight"] = fast.embedding_backward(
                     *unbroadcast(grad_e, ids), len(table.weight), table.padding_idx)
-        if x.inputs_embeds is None:
-            grads[f"{self.spec.word}.weight"] = fast.embedding_backward(
-                grad_e, x.input_ids, len(self.words.weight), self.words.padding_idx)
-        else:
+        if x.inputs_embeds is not None:
             grads["inputs_embeds"] = grad_e
+            return grads
+        words = (fast.embedding_backward_sparse if sparse else fast.embedding_backward)
+        grads[f"{self.spec.word}.weight"] = words(grad_e, x.input_ids, len(self.words.weight),
+                                                  self.words.padding_idx)
         return grads
 
     # --- the inputs -----------------------------------------------------------------------------------

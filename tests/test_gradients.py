@@ -147,6 +147,7 @@ def test_grad_out_must_have_the_output_shape():
 
 def test_vjp_keeps_no_state_on_the_module_and_is_thread_safe(minilm_dir):
     emb = be.BertEmbeddings.from_pretrained(minilm_dir)
+    emb(np.zeros((1, 1), int))  # the hot path folds its position + type table once, on first use
     before = dict(vars(emb))
     rng = np.random.default_rng(2)
     inputs = [rng.integers(0, 30522, size=(2, 40)) for _ in range(4)]
@@ -231,11 +232,66 @@ def test_rng_must_be_a_generator(minilm):
         minilm(IDS, training=True, rng=0)
 
 
-def test_train_step_script_lowers_the_loss():
+def train_step_losses(*args: str) -> list[float]:
     script = Path(__file__).parent.parent / "scripts" / "train_step.py"
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
-    losses = [float(line.split("loss")[1]) for line in result.stdout.splitlines() if line.startswith("step")]
+    return [float(line.split("loss")[1]) for line in result.stdout.splitlines() if line.startswith("step")]
+
+
+def test_train_step_script_lowers_the_loss():
+    losses = train_step_losses()
     assert len(losses) == 9
     assert all(b < a for a, b in zip(losses, losses[1:])), f"the loss must fall at every step: {losses}"
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_train_step_with_the_sparse_word_gradient_takes_the_same_steps():
+    dense, sparse = train_step_losses(), train_step_losses("--sparse")
+    assert len(sparse) == 9
+    error = max(abs(a - b) / a for a, b in zip(dense, sparse))
+    assert error <= 1e-6, f"sparse steps' losses {sparse} differ from dense {dense} by {error:.3g}"
+
+
+# --- the sparse word gradient ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["minilm", "tiny-model-eps5", "tiny-roberta", "tiny-deberta-v3"])
+def test_sparse_word_gradient_is_autograds_on_the_rows_used_and_the_dense_one(name, minilm_dir):
+    """vjp(..., sparse=True): the used rows' ids (sorted, once each, no padding row) and their
+    summed gradients, as torch.nn.Embedding(sparse=True) coalesced: within the autograd
+    tolerance of the reference's rows, zero elsewhere in the reference, and bitwise the dense
+    gradient's rows."""
+    folder = minilm_dir if name == "minilm" else FIXTURES / name
+    checked = 0
+    for case_name, case in load_cases(name).items():
+        kwargs, _ = split_case(case)
+        for dtype, references in gradient_references(case).items():
+            word = next((p for p in references if p.endswith("embeddings.weight")
+                         and "position" not in p and "token_type" not in p), None)
+            if word is None:  # inputs_embeds: no word table gradient
+                continue
+            emb = be.AutoEmbeddings.from_pretrained(folder, dtype=np.dtype(dtype))
+            sparse = emb.vjp(**kwargs, sparse=True)[1](case["grad_out"])[word]
+            dense = emb.vjp(**kwargs)[1](case["grad_out"])[word]
+            reference = references[word]
+            used = np.unique(kwargs["input_ids"])
+            used = used[used != emb.words.padding_idx] if emb.words.padding_idx is not None else used
+            np.testing.assert_array_equal(sparse.indices, used)
+            assert sparse.values.dtype == np.dtype(dtype) and sparse.num_embeddings == len(dense)
+            np.testing.assert_array_equal(sparse.values, dense[sparse.indices])
+            np.testing.assert_array_equal(sparse.dense(), dense)
+            unused = np.setdiff1d(np.arange(len(reference)), sparse.indices)
+            assert not reference[unused].any(), f"{name}/{case_name}: autograd has unused rows"
+            error = scaled_error(sparse.values, reference[sparse.indices])
+            assert error <= SCALED_TOLERANCE[dtype], (
+                f"{name}/{case_name} {dtype} sparse d{word}: max abs error {error:.3g} of scale > "
+                f"{SCALED_TOLERANCE[dtype]:g}")
+            checked += 1
+    assert checked >= 2, f"{name}: too few sparse gradients compared"
+
+
+def test_sparse_must_be_a_switch():
+    emb = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
+    with pytest.raises(TypeError, match="sparse must be True or False"):
+        emb.vjp(np.ones((1, 3), int), sparse="yes")
