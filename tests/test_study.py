@@ -203,7 +203,12 @@ def test_plot_on_real_mpnet_weights(mpnet_dir, tmp_path, capsys, drawn):
     """MPNet numbers positions from the padding: its first token takes row pad + 1 = 2, and the
     numbers of its maps are those of rows 2..513, the rows real tokens take."""
     assert main(["plot", "--out", str(tmp_path), "--model", str(mpnet_dir), "--dims", "3"]) == 0
-    assert "token_types.png: skipped, this model has no token types" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "token_types.png: skipped, this model has no token types" in printed
+    # the captions speak of MPNet's numbering, and the band is over the rows real tokens take
+    assert "the first real token takes row pad + 1 = 2" in printed, printed
+    with np.load(tmp_path / "figures.npz") as numbers:
+        assert len(numbers["similarity_by_offset"]) == 512  # rows 2..513, not all 514
     assert sorted(drawn) == ["component_norms.png", "position_dimensions.png",
                              "position_similarity.png"]
     emb = be.AutoEmbeddings.from_pretrained(mpnet_dir)
