@@ -288,6 +288,10 @@ def ort_runner(ours, inputs: dict) -> tuple[Callable | None, str]:
                                                     helper.make_opsetid("com.microsoft", 1)])
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = THREADS, 1
+    # Its pool's threads otherwise spin on after each run, longer than SETTLE: on 2 cores they
+    # took a core from whichever side ran next (ModernBERT 32x128: ours 2.9 -> 4.8 ms, PyTorch
+    # 2.1 -> 6.8 ms beside it). Measured without spinning, ORT's own time did not grow.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     return lambda: session.run(None, feeds)[0], note
