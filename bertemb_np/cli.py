@@ -20,15 +20,17 @@ import logging
 import os
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
-from .version import __version__
 from .checks import max_tokens
 from .modules import AutoEmbeddings, Embeddings
 from .sources import HubUnreachable, http_library
-from .tokenizer import Tokenizer
+from .tokenizer import Encoded, Tokenizer
+from .version import __version__
 
 __all__ = ["main", "format_array"]
 
@@ -108,14 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(args) -> tuple[Tokenizer, Embeddings]:
+def load(args: argparse.Namespace) -> tuple[Tokenizer, Embeddings]:
     """The layer first, so that a config.json of the wrong kind is reported before the tokenizer."""
     emb = AutoEmbeddings.from_pretrained(args.model, revision=args.revision,
                                          partial=not args.whole_file, dtype=np.dtype(args.dtype))
     return Tokenizer.from_pretrained(args.model, revision=args.revision), emb
 
 
-def check_texts(args) -> None:
+def check_texts(args: argparse.Namespace) -> None:
     """The text (and pair) must be sentences: not empty, and valid UTF-8. Python gives each
     byte of the command line that is not UTF-8 as a lone surrogate (U+DC80 + the byte), which
     the tokenizer would refuse with a message about its input types."""
@@ -137,7 +139,7 @@ def check_texts(args) -> None:
 
 
 def encode(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None,
-           truncate: bool) -> dict[str, np.ndarray]:
+           truncate: bool) -> Encoded:
     """The tokenizer's arrays [1, L] of one text (or pair), cut to max_tokens if `truncate`.
     A text too long without `truncate` is an error, said here in the command's terms, rather
     than by the layer in its own."""
@@ -156,7 +158,8 @@ def encode_one(tok: Tokenizer, emb: Embeddings, text: str, pair: str | None, tru
     """(tokens, ids [L], token types [L] or None when the model takes none) of one input."""
     enc = encode(tok, emb, text, pair, truncate)
     types = enc.get("token_type_ids")
-    return (tok.convert_ids_to_tokens(enc["input_ids"]), enc["input_ids"][0],
+    tokens = cast(list[str], tok.convert_ids_to_tokens(enc["input_ids"]))  # ids [1, L]: a list
+    return (tokens, enc["input_ids"][0],
             None if types is None else types[0])
 
 
@@ -187,7 +190,7 @@ def figures_folder(out: str) -> Path:
     return path
 
 
-def run_embed(args) -> None:
+def run_embed(args: argparse.Namespace) -> None:
     path = None if args.out is None else npy_path(args.out)  # refused before any loading
     tok, emb = load(args)
     enc = encode(tok, emb, args.text, args.pair, args.truncate)
@@ -201,7 +204,7 @@ def run_embed(args) -> None:
         print("saved to", path)
 
 
-def run_plot(args) -> None:
+def run_plot(args: argparse.Namespace) -> None:
     from . import plots, study
 
     out = figures_folder(args.out)  # refused before any loading
@@ -212,7 +215,7 @@ def run_plot(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model = f"{args.name or Path(args.model).resolve().name} ({emb.config.model_type})"
     norms = study.component_norms(emb, ids, types)
-    numbers = {f"norms_{k}": v for k, v in norms.items()}
+    numbers: dict[str, Any] = {f"norms_{k}": v for k, v in norms.items()}  # for np.savez
     figures = position_figures(emb, args, model, out, numbers)
     figures.append((plots.component_norms(tokens, norms, model, out / "component_norms.png"),
                     "how much each term brings to the sum,\n"
@@ -231,8 +234,8 @@ def check_dims(dims: int, width: int) -> None:
                          f"give 1 to {width}")
 
 
-def position_figures(emb: Embeddings, args, model: str, out: Path,
-                     numbers: dict) -> list[tuple[Path, str]]:
+def position_figures(emb: Embeddings, args: argparse.Namespace, model: str, out: Path,
+                     numbers: dict[str, Any]) -> list[tuple[Path, str]]:
     """Draw the two figures of the position table, if the model has one; add their numbers to
     `numbers`; return [(PNG, caption)]."""
     from . import plots, study
@@ -247,7 +250,8 @@ def position_figures(emb: Embeddings, args, model: str, out: Path,
     first, pad = study.first_token_row(emb), emb.config.pad_token_id  # RoBERTa, MPNet: pad + 1
     by_offset, band = study.band_width(similarity, first=first)
     curves = study.dimension_curves(position, args.dims, first=first)
-    sinusoid = study.sinusoids_to_compare(*position.shape, args.dims) if args.sinusoid else None
+    P, E = position.shape
+    sinusoid = study.sinusoids_to_compare(P, E, args.dims) if args.sinusoid else None
     numbers.update(similarity=similarity, similarity_by_offset=by_offset, band_width=band,
                    **curves, **(sinusoid or {}))
     caption = "waves of several wavelengths, learned, not designed"
@@ -265,7 +269,8 @@ def position_figures(emb: Embeddings, args, model: str, out: Path,
                                                out / "position_dimensions.png", first), caption)]
 
 
-def type_figure(emb: Embeddings, model: str, out: Path, numbers: dict) -> list[tuple[Path, str]]:
+def type_figure(emb: Embeddings, model: str, out: Path, numbers: dict[str, Any]
+                ) -> list[tuple[Path, str]]:
     """Draw the token-type figure if the model has two types and a position table to compare
     them with; add its numbers to `numbers`; return [(PNG, caption)]."""
     from . import plots, study
@@ -285,7 +290,7 @@ def type_figure(emb: Embeddings, model: str, out: Path, numbers: dict) -> list[t
              f"the mean position norm ({contrast['mean_position_norm']:.3f})")]
 
 
-def run_explain(args) -> None:
+def run_explain(args: argparse.Namespace) -> None:
     from . import study
 
     tok, emb = load(args)
@@ -299,7 +304,7 @@ def run_explain(args) -> None:
                              "which JSON cannot carry: run without --json") from None
         return
 
-    def cell(value, width: int, spec: str) -> str:  # "-" for a term the family does not have
+    def cell(value: object, width: int, spec: str) -> str:  # "-" for a term the family does not have
         return f"{'-' if value is None else format(value, spec):>{width}}"
 
     print(f"{emb.config.model_type}: the sum is {' + '.join(walk['terms'])}")
@@ -322,7 +327,7 @@ def run_explain(args) -> None:
                                                        position_ids), 80))
 
 
-def why_repeats_differ(repeat: dict, positions: bool, position_ids: list[int | None]) -> str:
+def why_repeats_differ(repeat: dict[str, Any], positions: bool, position_ids: list[int | None]) -> str:
     """Why a token found more than once comes out of this layer different, or the same: its word
     row is the same each time, its position row (if the family has `positions`) never is, and
     its token type row only where the type differs (the two [SEP] of a pair). Where it is: by
@@ -403,7 +408,7 @@ def error_line(error: Exception) -> str:
 
 
 @contextlib.contextmanager
-def quiet_retries():
+def quiet_retries() -> Iterator[None]:
     """A command's error is its one line: while it runs, the warnings a retry logs (hub.py's,
     huggingface_hub's "Retrying in 1s") are not shown, unless HF_HUB_VERBOSITY asks for them."""
     ours, hf = logging.getLogger("bertemb_np"), logging.getLogger("huggingface_hub")

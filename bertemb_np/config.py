@@ -12,6 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,14 +21,15 @@ from .specs import FamilySpec, spec_for_config, spec_for_model_type
 __all__ = ["BertConfig", "EmbeddingConfig", "integer_at_least", "is_number"]
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> bool:
     """Whether value is a real number: a Python or NumPy int or float, not a bool (nor "1e-5")."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def integer_at_least(value, low: int) -> bool:
+def integer_at_least(value: object, low: int) -> bool:
     """Whether value is an integer (a Python or NumPy int, not a bool or a float) >= `low`."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            and bool(value >= low))  # bool: a NumPy int compares to a numpy.bool
 
 
 class ModelTypeDefault:
@@ -38,7 +40,8 @@ class ModelTypeDefault:
         return "<the model type's default>"
 
 
-DEFAULT = ModelTypeDefault()
+# Typed Any: it stands in for a field of any type, until __post_init__ puts the default there.
+DEFAULT: Any = ModelTypeDefault()
 SIZES = ("vocab_size", "hidden_size", "embedding_size", "max_position_embeddings",
          "type_vocab_size")  # the fields the checkpoint's shapes confirm
 
@@ -64,7 +67,7 @@ class EmbeddingConfig:
     layer_norm_bias: bool = DEFAULT  # ModernBERT's LayerNorm has no bias
     sinusoidal_pos_embds: bool = DEFAULT  # DistilBERT: with no stored table, the sin/cos formula's
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.model_type, str):
             raise TypeError(f"config field model_type must be a string, got {self.model_type!r}")
         spec = self.spec  # raises for a model_type outside the family
@@ -137,7 +140,7 @@ class EmbeddingConfig:
         return self.hidden_size if self.embedding_size is None else self.embedding_size
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "EmbeddingConfig":
+    def from_json_file(cls, path: str | os.PathLike[str]) -> EmbeddingConfig:
         """Read config.json through its family's spec. Fields the layer does not use are ignored."""
         try:
             with open(path, encoding="utf-8") as f:
@@ -154,7 +157,7 @@ class EmbeddingConfig:
             raise type(e)(f"{path}: {e}") from e
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EmbeddingConfig":
+    def from_dict(cls, data: dict[str, Any]) -> EmbeddingConfig:
         """The config of a config.json's content, read as its model type's transformers config
         class reads it: model_type (else architectures) picks the spec; each field comes from
         the first of its names present, else is that class's default. An error names the field
@@ -162,7 +165,8 @@ class EmbeddingConfig:
         if not isinstance(data, dict):
             raise TypeError(f"config must be a dict (config.json's object), got {type(data).__name__}")
         spec, model_type = spec_for_config(data)
-        values, spelled = {}, {}
+        values: dict[str, Any] = {}  # config.json's values, checked by __post_init__
+        spelled: dict[str, str] = {}
         for name, field in spec.fields[model_type].items():
             key = next((key for key in field.names if key in data), None)
             remote = next((key for key in field.remote if key in data), None)
@@ -208,7 +212,7 @@ class EmbeddingConfig:
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each weight of the layer (projection for the encoder excepted), by our name."""
         spec, V, H, E = self.spec, self.vocab_size, self.hidden_size, self.E
-        shapes = {f"{spec.word}.weight": (V, E)}
+        shapes: dict[str, tuple[int, ...]] = {f"{spec.word}.weight": (V, E)}
         if spec.position_rule(self) is not None:
             shapes["position_embeddings.weight"] = (self.max_position_embeddings, E)
         if self.type_vocab_size > 0:
@@ -224,14 +228,14 @@ class EmbeddingConfig:
 
     def projection_shapes(self) -> dict[str, tuple[int, ...]]:
         """The encoder-input projection's weights (ALBERT's always, ELECTRA's when E != H), else {}."""
-        projection = self.spec.projection
+        projection, H, E = self.spec.projection, self.hidden_size, self.E
         if projection is None or projection.where != "encoder_input":
             return {}
-        if self.E == self.hidden_size and not projection.always:  # ELECTRA: none when E == H
+        if E == H and not projection.always:  # ELECTRA: none when E == H
             return {}
-        shapes = {f"{projection.name}.weight": (self.hidden_size, self.E)}
+        shapes: dict[str, tuple[int, ...]] = {f"{projection.name}.weight": (H, E)}
         if projection.bias:
-            shapes[f"{projection.name}.bias"] = (self.hidden_size,)
+            shapes[f"{projection.name}.bias"] = (H,)
         return shapes
 
 

@@ -37,8 +37,9 @@ from __future__ import annotations
 import os
 import threading
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -177,14 +178,20 @@ def embed_layer_norm_saved(word_weight: np.ndarray, input_ids: np.ndarray | None
                            mask: np.ndarray | None = None) -> tuple[np.ndarray, Saved]:
     """embed_layer_norm (bitwise the same output) and what layer_norm_backward_saved needs:
     -> ([N, H], Saved). Four more passes per block: x_hat = x * A' + C', like the output."""
-    return _embed_layer_norm(word_weight, input_ids, inputs_embeds, table, table_ids, ln_weight,
-                             ln_bias, eps, num_threads, block_rows, projection, min_run, mask,
-                             keep=True)
+    out, saved = _embed_layer_norm(word_weight, input_ids, inputs_embeds, table, table_ids,
+                                   ln_weight, ln_bias, eps, num_threads, block_rows, projection,
+                                   min_run, mask, keep=True)
+    assert saved is not None  # keep=True: kept
+    return out, saved
 
 
-def _embed_layer_norm(word_weight, input_ids, inputs_embeds, table, table_ids, ln_weight, ln_bias,
-                      eps, num_threads, block_rows, projection, min_run, mask,
-                      keep) -> tuple[np.ndarray, Saved | None]:
+# Any: arrays or None, in the pairs the two functions above pass (input_ids or inputs_embeds;
+# table_ids with a table), which a type checker cannot follow through the branches below
+def _embed_layer_norm(word_weight: np.ndarray, input_ids: Any, inputs_embeds: Any, table: Any,
+                      table_ids: Any, ln_weight: np.ndarray, ln_bias: np.ndarray | None,
+                      eps: float, num_threads: int, block_rows: int,
+                      projection: np.ndarray | None, min_run: int | None, mask: np.ndarray | None,
+                      keep: bool) -> tuple[np.ndarray, Saved | None]:
     n, e = len(input_ids) if inputs_embeds is None else len(inputs_embeds), word_weight.shape[1]
     dtype = word_weight.dtype
     if n <= SMALL_ROWS and projection is None and not keep:  # a short batch: few NumPy calls
@@ -253,12 +260,15 @@ def layer_norm_rows_saved(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | 
                           num_threads: int = 1, block_rows: int = BLOCK_ROWS
                           ) -> tuple[np.ndarray, Saved]:
     """LayerNorm of each row of x [N, H] and what its backward needs: -> ([N, H], Saved)."""
-    return layer_norm_blocks(lambda lo, hi, block, scratch: x[lo:hi], len(x), x.shape[1], x.dtype,
-                             weight, bias, eps, num_threads, block_rows, None, True)
+    out, saved = layer_norm_blocks(lambda lo, hi, block, scratch: x[lo:hi], len(x), x.shape[1],
+                                   x.dtype, weight, bias, eps, num_threads, block_rows, None, True)
+    assert saved is not None  # keep=True: kept
+    return out, saved
 
 
 SMALL_ROWS = 64  # up to this many rows, small_layer_norm: a call's overhead is all its cost there
-_ones: dict = {}  # (H, dtype) -> ones [H], read-only: the row-sum vector of small_layer_norm
+# (H, dtype) -> ones [H], read-only: the row-sum vector of small_layer_norm
+_ones: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 
 def small_layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, eps: float,
@@ -317,7 +327,7 @@ def all_ordinary(squares: np.ndarray, var: np.ndarray) -> bool:
 class Scratch:
     """One thread's work buffers for blocks of up to `rows` rows, made once per call."""
 
-    def __init__(self, rows: int, width: int, dtype, products: int):
+    def __init__(self, rows: int, width: int, dtype: np.dtype, products: int) -> None:
         self.rows, self.dtype = rows, dtype
         self.sums = np.empty((2, rows), dtype)  # [2, b]: -mean and the mean of squares, per row
         self.squares = np.empty(rows, dtype)  # [b]: mean^2
@@ -328,7 +338,8 @@ class Scratch:
         self.coef = np.zeros((products, rows, 2), dtype)
         self.coef[1, :, 1] = 1
         self.product = np.empty((rows, width), dtype)  # [b, H]: A, C, ... one at a time
-        self._extra = self._summed = None
+        self._extra: np.ndarray | None = None  # made on first use
+        self._summed: np.ndarray | None = None
 
     def extra(self, b: int, e: int) -> np.ndarray:
         """[b, E]: the gathered table rows (the products' buffer, free until they are made)."""
@@ -356,7 +367,8 @@ def coefficient_rows(weight: np.ndarray, bias: np.ndarray | None, keep: bool) ->
     return rows
 
 
-def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np.ndarray | None,
+def layer_norm_blocks(terms: Callable[[int, int, np.ndarray, Scratch], np.ndarray], n: int,
+                      h: int, dtype: np.dtype, weight: np.ndarray, bias: np.ndarray | None,
                       eps: float, num_threads: int, block_rows: int, mask: np.ndarray | None,
                       keep: bool, out: np.ndarray | None = None) -> tuple[np.ndarray, Saved | None]:
     """LayerNorm of the rows terms(lo, hi, out[lo:hi], scratch) gives, block by block, times
@@ -380,7 +392,7 @@ def layer_norm_blocks(terms, n: int, h: int, dtype, weight: np.ndarray, bias: np
 
 
 def normalize_block(x: np.ndarray, out: np.ndarray | None, rows: np.ndarray, weight: np.ndarray,
-                    bias: np.ndarray | None, eps, scratch: Scratch, mask: np.ndarray | None,
+                    bias: np.ndarray | None, eps: float, scratch: Scratch, mask: np.ndarray | None,
                     kept: tuple[np.ndarray, np.ndarray] | None) -> None:
     """out = LayerNorm(x) (* mask) for the block x [b, H] (out may be x; None: no output);
     kept = (x_hat [b, H], 1/sigma [b]), if given, are filled too.
@@ -489,7 +501,7 @@ def blocked_backward(grad: np.ndarray, saved: Saved | None, x: np.ndarray | None
     partial = np.zeros((2, -(-n // block_rows), h), dtype=dtype)  # per block: sums of dy x_hat, dy
     rows = np.zeros((3, 2, h), dtype)  # [weight; 0] -> A; [1; 0] twice -> S and C
     rows[0, 0], rows[1:, 0] = weight, 1
-    standardize = None if x is None else coefficient_rows(rows[1, 0], None, keep=True)
+    standardize = coefficient_rows(rows[1, 0], None, keep=True)  # for x, if given
     minus_inv_h = dtype.type(-1.0 / h)
 
     def run(start: int, stop: int) -> None:
@@ -503,6 +515,7 @@ def blocked_backward(grad: np.ndarray, saved: Saved | None, x: np.ndarray | None
             hi = min(lo + block_rows, stop)
             b, dy, dx = hi - lo, grad[lo:hi], grad_x[lo:hi]
             if x is None:
+                assert saved is not None  # given x or saved
                 xh, inv_sigma = saved.x_hat[lo:hi], saved.inv_sigma[lo:hi]
             else:
                 xh, inv_sigma = x_hat_rows[:b], inv_sigma_rows[:b]
@@ -617,14 +630,16 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
     """One process-wide pool with at least `workers` threads, made on first use, grown when asked."""
     global _pool, _pool_size
     with _pool_lock:
-        if _pool_size < workers:  # replaced, never shut down: another thread may be submitting to
-            # it right now; its idle workers exit once no one holds it (ThreadPoolExecutor's weakref)
+        # replaced, never shut down: another thread may be submitting to it right now; its
+        # idle workers exit once no one holds it (ThreadPoolExecutor's weakref)
+        if _pool is None or _pool_size < workers:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bertemb")
             _pool_size = workers
         return _pool
 
 
-def parallel_blocks(run, n: int, num_threads: int, block_rows: int) -> None:
+def parallel_blocks(run: Callable[[int, int], None], n: int, num_threads: int,
+                    block_rows: int) -> None:
     """Call run(start, stop) on contiguous runs of whole blocks covering range(n), on up to
     num_threads threads.
 

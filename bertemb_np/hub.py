@@ -21,9 +21,11 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from .safetensors_io import header_length, parse_header, read_header, write_safetensors
+from .safetensors_io import Header, header_length, parse_header, read_header, write_safetensors
 from .sources import HubUnreachable, cannot_connect, http_library, user_agent
 
 __all__ = ["RangeNotSupported", "TransferFailed", "cache_folder", "commit_of", "fetch_into_cache",
@@ -47,7 +49,7 @@ class TransferFailed(ConnectionError):
     """A byte range could not be fetched: its transfer kept stalling or breaking off."""
 
 
-def cache_folder(repo_id: str, commit: str, cache_dir: str | os.PathLike | None = None) -> Path:
+def cache_folder(repo_id: str, commit: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where the tensors fetched from `repo_id` at `commit` are cached: under BERTEMB_CACHE, else
     beside the HF hub cache, not in it (huggingface_hub's scan_cache_dir would report a folder of
     ours there as corrupt): <HF_HOME>/bertemb, or <cache_dir>/../bertemb when a from_pretrained
@@ -69,8 +71,8 @@ def commit_of(snapshot_file: Path) -> str:
     return commit
 
 
-def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, write, *,
-              token: str | bool | None = None) -> int:
+def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int,
+              write: Callable[[bytes], None], *, token: str | bool | None = None) -> int:
     """Pass bytes [start, stop) of the file (fewer if the file ends first) to write(chunk); return
     the file's size. Raises RangeNotSupported, before reading any body, if the server answers 200.
 
@@ -110,7 +112,8 @@ def get_range(repo_id: str, commit: str, filename: str, start: int, stop: int, w
             time.sleep(wait)
 
 
-def request_range(url: str, headers: dict[str, str], start: int, stop: int, write) -> int:
+def request_range(url: str, headers: dict[str, str], start: int, stop: int,
+                  write: Callable[[bytes], None]) -> int:
     """One GET of bytes [start, stop) of `url`, its body passed to write(chunk); the file's size.
     As in hf_hub_download, a 408 or 429 answer is retried after the wait the server asks for;
     network errors are left to get_range, which asks for the rest."""
@@ -152,7 +155,7 @@ def what_failed(error: Exception) -> str:
 
 
 def remote_header(repo_id: str, commit: str, filename: str, *, token: str | bool | None = None
-                  ) -> tuple[dict, int]:
+                  ) -> tuple[Header, int]:
     """The header of a remote safetensors file, and where its data starts, by Range requests."""
     where = f"{filename} of hub repo {repo_id!r} at {commit}"
     prefix = bytearray()
@@ -163,10 +166,10 @@ def remote_header(repo_id: str, commit: str, filename: str, *, token: str | bool
     return parse_header(bytes(prefix[8: 8 + n]), size - 8 - n, where), 8 + n
 
 
-def fetch_into_cache(repo_id: str, commit: str, filename: str, entries: dict[str, dict],
+def fetch_into_cache(repo_id: str, commit: str, filename: str, entries: Header,
                      data_start: int, *, cache_name: str | None = None,
                      token: str | bool | None = None,
-                     cache_dir: str | os.PathLike | None = None) -> Path:
+                     cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Fetch the byte ranges of `entries` ({name: header entry}) of `filename` and cache them as a
     safetensors file of just those tensors, named `cache_name` (default: `filename`), in
     cache_folder(repo_id, commit, cache_dir); its path.
@@ -193,7 +196,7 @@ def fetch_into_cache(repo_id: str, commit: str, filename: str, entries: dict[str
     return path
 
 
-def holds(path: Path, entries: dict[str, dict]) -> bool:
+def holds(path: Path, entries: Header) -> bool:
     """Whether `path` is a whole cache entry of `entries`: readable, each tensor in it with the
     same dtype, shape and byte count (a file cut short or corrupt is not)."""
     try:
@@ -205,38 +208,46 @@ def holds(path: Path, entries: dict[str, dict]) -> bool:
                for name, entry in entries.items())
 
 
-def layout(entry: dict) -> tuple:
+def layout(entry: dict[str, Any]) -> tuple[object, list[int], int]:
     """A header entry's dtype, shape and byte count: what the cache and the remote file share."""
     begin, end = entry.get("data_offsets", (0, 0))
     return entry.get("dtype"), list(entry.get("shape", ())), end - begin
 
 
-def fetch_spans(repo_id: str, commit: str, filename: str, spans: list[tuple[int, int, str]], f,
-                token: str | bool | None) -> None:
+def fetch_spans(repo_id: str, commit: str, filename: str, spans: list[tuple[int, int, str]],
+                f: BinaryIO, token: str | bool | None) -> None:
     """Write the bytes of `spans` ([(start, stop, name)], sorted) of the remote file to f, in
     order. Spans less than MERGE_GAP apart go in one request, the gap read and dropped."""
     from huggingface_hub.utils import tqdm
 
-    requests: list[list] = []  # [start, stop, [(start, stop) of each tensor in it]]
+    requests: list[tuple[int, int, list[tuple[int, int]]]] = []  # (start, stop, its tensors')
     for start, stop, _ in spans:
         if requests and start - requests[-1][1] <= MERGE_GAP:
-            requests[-1][1] = max(requests[-1][1], stop)
-            requests[-1][2].append((start, stop))
+            first, last, tensors = requests[-1]
+            requests[-1] = (first, max(last, stop), [*tensors, (start, stop)])
         else:
-            requests.append([start, stop, [(start, stop)]])
+            requests.append((start, stop, [(start, stop)]))
     total = sum(stop - start for start, stop, _ in requests)
     with tqdm(total=total, unit="B", unit_scale=True, desc=f"{filename} (embedding tensors)",
               disable=total <= PROGRESS_BYTES) as bar:
         for start, stop, wanted in requests:
-            position = start
+            get_range(repo_id, commit, filename, start, stop,
+                      keeper(f, start, wanted, bar.update), token=token)
 
-            def keep(chunk: bytes) -> None:  # write the bytes in a wanted tensor, drop the gaps
-                nonlocal position
-                for lo, hi in wanted:
-                    a, b = max(lo, position), min(hi, position + len(chunk))
-                    if a < b:
-                        f.write(chunk[a - position: b - position])
-                position += len(chunk)
-                bar.update(len(chunk))
 
-            get_range(repo_id, commit, filename, start, stop, keep, token=token)
+def keeper(f: BinaryIO, start: int, wanted: list[tuple[int, int]],
+           progress: Callable[[int], object]) -> Callable[[bytes], None]:
+    """What takes the chunks of one request, bytes from `start` on: it writes to f the bytes in
+    a `wanted` range ([(start, stop)] of each tensor), drops the gaps, and reports progress."""
+    position = start
+
+    def keep(chunk: bytes) -> None:
+        nonlocal position
+        for lo, hi in wanted:
+            a, b = max(lo, position), min(hi, position + len(chunk))
+            if a < b:
+                f.write(chunk[a - position: b - position])
+        position += len(chunk)
+        progress(len(chunk))
+
+    return keep

@@ -26,14 +26,19 @@ import contextlib
 import json
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from . import hub
 from .config import EmbeddingConfig
-from .safetensors_io import read_header
-from .sources import exists, local_folder, offline_reason, resolve_file
+from .safetensors_io import Header, read_header
+from .sources import HubArgs, exists, local_folder, offline_reason, resolve_file
+
+if TYPE_CHECKING:  # safetensors is imported when a file is read
+    from safetensors import safe_open
 
 __all__ = ["Checkpoint", "checkpoint_names", "fetch_tensors", "read_tensors", "whole_files"]
 
@@ -60,18 +65,19 @@ class Checkpoint:
     (the HF cache for hub downloads, instead of HF_HUB_CACHE).
     """
 
-    def __init__(self, model: str | os.PathLike, *, revision: str | None = None,
+    def __init__(self, model: str | os.PathLike[str], *, revision: str | None = None,
                  partial: bool = True, token: str | bool | None = None,
-                 local_files_only: bool = False, cache_dir: str | os.PathLike | None = None):
+                 local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None
+                 ) -> None:
         self.model, self.partial = model, partial
-        self.hub_args = {"token": token, "local_files_only": local_files_only,
+        self.hub_args: HubArgs = {"token": token, "local_files_only": local_files_only,
                          "cache_dir": cache_dir}  # how to ask the Hub, as huggingface_hub takes it
         self.files = checkpoint_file(model)
         self.config_path = resolve_file(model, "config.json", revision=revision, **self.hub_args)
         self.config = EmbeddingConfig.from_json_file(self.config_path)
         self.commit = None if local_folder(model) else hub.commit_of(self.config_path)
 
-    def tensors(self, shapes: dict[str, tuple[int, ...]], optional: frozenset = frozenset(),
+    def tensors(self, shapes: dict[str, tuple[int, ...]], optional: frozenset[str] = frozenset(),
                 group: str = "embeddings") -> dict[str, np.ndarray]:
         """{our name: array} for each of `shapes`, checked; names in `optional` may be absent.
         `group` names the partial-download cache file ("embeddings", or "projection")."""
@@ -83,7 +89,7 @@ class Checkpoint:
         return read_tensors(files, names, shapes, optional)
 
 
-def checkpoint_file(model: str | os.PathLike) -> list[Path] | None:
+def checkpoint_file(model: str | os.PathLike[str]) -> list[Path] | None:
     """[the file] when `model` names a .safetensors file, None for a folder or a hub id; any
     other file is refused."""
     path = Path(model).expanduser() if isinstance(model, (str, os.PathLike)) else None
@@ -95,7 +101,7 @@ def checkpoint_file(model: str | os.PathLike) -> list[Path] | None:
                      f"the model folder, or its {SINGLE_FILE}")
 
 
-def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]]:
+def checkpoint_names(config: EmbeddingConfig, ours: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """{our weight name: the names it may have in a checkpoint, in the order tried}, from the
     spec."""
     spec = config.spec
@@ -112,8 +118,8 @@ def checkpoint_names(config: EmbeddingConfig, ours) -> dict[str, tuple[str, ...]
             for name in ours}
 
 
-def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
-                optional: frozenset, hub_args: dict) -> list[Path]:
+def whole_files(model: str | os.PathLike[str], revision: str | None, names: dict[str, tuple[str, ...]],
+                optional: frozenset[str], hub_args: HubArgs) -> list[Path]:
     """model.safetensors, or the shards of a sharded checkpoint that hold the `names` tensors.
     `hub_args`: resolve_file's token, local_files_only and cache_dir."""
     single = resolve_file(model, SINGLE_FILE, revision=revision, required=False, **hub_args)
@@ -129,8 +135,8 @@ def whole_files(model, revision: str | None, names: dict[str, tuple[str, ...]],
 
 
 def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
-                  shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str,
-                  hub_args: dict) -> dict[str, np.ndarray]:
+                  shapes: dict[str, tuple[int, ...]], optional: frozenset[str], group: str,
+                  hub_args: HubArgs) -> dict[str, np.ndarray]:
     """The tensors of a hub repo at `commit`, from the bertemb cache or fetched by byte ranges."""
     import huggingface_hub
 
@@ -152,8 +158,9 @@ def fetch_tensors(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
                 f"the embedding tensors of hub repo {repo_id!r} at {commit} are neither in the "
                 f"bertemb cache ({folder}) nor in the HF cache, and {offline}") from e
         return read_tensors(files, names, shapes, optional)
-    in_hf_cache = huggingface_hub.try_to_load_from_cache(repo_id, SINGLE_FILE, cache_dir=cache_dir,
-                                                         revision=commit)
+    in_hf_cache = huggingface_hub.try_to_load_from_cache(
+        repo_id, SINGLE_FILE, cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        revision=commit)
     if isinstance(in_hf_cache, str):  # downloaded whole before (by transformers, say): no fetch
         return read_tensors([Path(in_hf_cache)], names, shapes, optional)
     try:
@@ -183,8 +190,8 @@ def cached_files(folder: Path, group: str) -> list[Path]:
 
 
 def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
-                shapes: dict[str, tuple[int, ...]], optional: frozenset, group: str,
-                hub_args: dict) -> list[Path]:
+                shapes: dict[str, tuple[int, ...]], optional: frozenset[str], group: str,
+                hub_args: HubArgs) -> list[Path]:
     """Fetch the tensors' byte ranges into the bertemb cache; the cached files' paths.
 
     Reads model.safetensors' header, or the index of a sharded checkpoint and then the headers
@@ -192,7 +199,7 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
     """
     where = f"hub repo {repo_id!r} at {commit}"
     token = hub_args["token"]
-    headers = {}
+    headers: dict[str, tuple[Header, int]] = {}  # file -> (its header, where its data starts)
     if exists(repo_id, SINGLE_FILE, revision=commit, token=token):
         headers[SINGLE_FILE] = hub.remote_header(repo_id, commit, SINGLE_FILE, token=token)
         weight_map = {name: SINGLE_FILE for name in headers[SINGLE_FILE][0]}
@@ -202,7 +209,7 @@ def fetch_files(repo_id: str, commit: str, names: dict[str, tuple[str, ...]],
     else:
         refuse_pickles(repo_id, commit, hub_args)
     found = find_checkpoint_names(set(weight_map), names, where, optional)
-    files = []
+    files: list[Path] = []
     for filename in sorted({weight_map[name] for name in found.values()}):
         header, data_start = headers.get(filename) or hub.remote_header(repo_id, commit, filename,
                                                                         token=token)
@@ -226,7 +233,8 @@ def read_weight_map(index: Path) -> dict[str, str]:
     return weight_map
 
 
-def refuse_pickles(model, revision: str | None, hub_args: dict):
+def refuse_pickles(model: str | os.PathLike[str], revision: str | None, hub_args: HubArgs
+                   ) -> NoReturn:
     """Raise: there is no safetensors checkpoint; say how to make one if there are pickled
     weights."""
     folder = local_folder(model)
@@ -251,14 +259,15 @@ def refuse_pickles(model, revision: str | None, hub_args: dict):
 
 def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
                  shapes: dict[str, tuple[int, ...]],
-                 optional: frozenset = frozenset()) -> dict[str, np.ndarray]:
+                 optional: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
     """The named tensors from one or more .safetensors files, by our names, checked against
     `shapes`.
 
     The headers are checked, and the tensors' dtypes and shapes, before any tensor data is read;
     then safe_open, which checks each file again, reads only these tensors.
     """
-    headers, where_is = [], {}
+    headers: list[Header] = []
+    where_is: dict[str, int] = {}  # tensor name -> the file it is in
     for i, path in enumerate(paths):
         with open(path, "rb") as f:
             headers.append(read_header(f, str(path))[0])
@@ -272,7 +281,7 @@ def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
               ["dtype"] for ours, name in found.items()}
     if "BF16" in dtypes:  # safe_open returns BF16 tensors as ml_dtypes' bfloat16, which
         import ml_dtypes  # noqa: F401  NumPy lacks; a 0.5 s import, so only when one is read
-    tensors = {}
+    tensors: dict[str, np.ndarray] = {}
     for i in sorted({where_is[name] for name in found.values()}):
         with open_safetensors(paths[i]) as f:
             tensors.update({ours: read_weight(f, name) for ours, name in found.items()
@@ -280,7 +289,7 @@ def read_tensors(paths: list[Path], names: dict[str, tuple[str, ...]],
     return tensors
 
 
-def read_weight(f, name: str) -> np.ndarray:
+def read_weight(f: safe_open, name: str) -> np.ndarray:
     """Tensor `name` of an open file as a read-only array, bfloat16 widened to float32, which
     NumPy computes in. Exact: a bfloat16 is the top 16 bits of the float32 of the same value."""
     array = f.get_tensor(name)
@@ -290,7 +299,8 @@ def read_weight(f, name: str) -> np.ndarray:
     return array
 
 
-def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> dict:
+def weight_entry(header: Header, name: str, expected: tuple[int, ...], where: object
+                 ) -> dict[str, Any]:
     """header[name] (a sound entry: parse_header checked it), after checking that it is a float
     tensor of the `expected` shape."""
     if name not in header:  # where a shard's header disagrees with the index
@@ -306,7 +316,7 @@ def weight_entry(header: dict, name: str, expected: tuple[int, ...], where) -> d
 
 
 @contextlib.contextmanager
-def open_safetensors(path: Path):
+def open_safetensors(path: Path) -> Iterator[safe_open]:
     """safe_open(path) for NumPy, its errors (SafetensorError) raised as ValueError naming the
     file."""
     from safetensors import SafetensorError, safe_open  # imported when a file is read
@@ -318,10 +328,10 @@ def open_safetensors(path: Path):
         raise ValueError(f"{path} is not a readable safetensors file: {e}") from e
 
 
-def find_checkpoint_names(keys: set[str], names: dict[str, tuple[str, ...]], where,
-                          optional: frozenset = frozenset()) -> dict[str, str]:
+def find_checkpoint_names(keys: set[str], names: dict[str, tuple[str, ...]], where: object,
+                          optional: frozenset[str] = frozenset()) -> dict[str, str]:
     """{our name: its one name among `keys`}, or an error naming what was tried."""
-    found = {}
+    found: dict[str, str] = {}
     for ours, candidates in names.items():
         present = [name for name in candidates if name in keys]
         if len(present) > 1:

@@ -9,8 +9,15 @@ outside the axes, so that they hide no data.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .study import DimensionCurves, TokenTypeContrast
+
+if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["FIGURE_PIXELS", "component_norms", "dimensions_across_positions", "numbering_note",
            "off_axis_note", "position_similarity", "similarity_maps", "token_types"]
@@ -26,9 +33,10 @@ TERM_COLOURS = {"word": "tab:blue", "token_type": "tab:orange", "position": "tab
 
 
 def new_figure(title: str, model: str, columns: int = 1, rows: int = 1,
-               height_ratios: tuple[int, ...] | None = None):
+               height_ratios: tuple[int, ...] | None = None) -> tuple[Figure, Any]:
     """A figure of FIGURE_PIXELS with rows x columns axes, titled "model: title". It is drawn by
-    Agg without pyplot: no window, and the backend of the caller (a notebook's) left alone."""
+    Agg without pyplot: no window, and the backend of the caller (a notebook's) left alone. The
+    axes are one Axes, or an array of them (Any: matplotlib's own subplots() says no more)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -42,7 +50,7 @@ def new_figure(title: str, model: str, columns: int = 1, rows: int = 1,
     return fig, axes
 
 
-def save(fig, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=DPI)  # no bbox_inches="tight": every PNG is exactly FIGURE_PIXELS
     return path
 
@@ -81,7 +89,7 @@ def position_similarity(similarity: np.ndarray, band: int, model: str, path: Pat
     return save(fig, path)
 
 
-def fence(ax, first: int | None) -> None:
+def fence(ax: Axes, first: int | None) -> None:
     """Dotted lines between the rows no real token takes (below `first`) and the others."""
     if first:
         for line in (ax.axvline, ax.axhline):
@@ -96,7 +104,7 @@ def similarity_maps(maps: list[tuple[str, np.ndarray, int, int, float]], path: P
                            columns=len(maps))
     fig.set_layout_engine("constrained")
     axes = np.atleast_1d(axes)
-    for ax, (name, similarity, band, first, share) in zip(axes, maps):
+    for ax, (name, similarity, band, first, share) in zip(axes, maps, strict=True):
         image = ax.imshow(similarity, cmap="viridis", vmin=-1, vmax=1, interpolation="antialiased")
         fence(ax, first)
         unused = f"{rows_before(first)} unused, " if first else ""
@@ -110,18 +118,18 @@ def similarity_maps(maps: list[tuple[str, np.ndarray, int, int, float]], path: P
     return save(fig, path)
 
 
-def off_axis_points(curves: dict) -> list[tuple[int, int, float]]:
+def off_axis_points(curves: DimensionCurves) -> list[tuple[int, int, float]]:
     """(dimension, position, value) of each value of study.dimension_curves beyond the axis,
     largest first."""
     return list(zip(curves["off_axis_dimensions"].tolist(), curves["off_axis_positions"].tolist(),
-                    curves["off_axis_values"].tolist()))
+                    curves["off_axis_values"].tolist(), strict=True))
 
 
 def point_label(dimension: int, position: int, value: float) -> str:
     return f"dim {dimension} at position {position}: {value:.2f}"
 
 
-def off_axis_note(curves: dict) -> str:
+def off_axis_note(curves: DimensionCurves) -> str:
     """The values beyond the axis, largest first, the first LABELLED of them by name:
     "dim 99 at position 0: 1.87, ... and 2 more"."""
     points = off_axis_points(curves)
@@ -129,8 +137,8 @@ def off_axis_note(curves: dict) -> str:
     return note + (f" and {len(points) - LABELLED} more" if len(points) > LABELLED else "")
 
 
-def dimensions_across_positions(position_weight: np.ndarray, curves: dict,
-                                sinusoid: dict | None, model: str, path: Path,
+def dimensions_across_positions(position_weight: np.ndarray, curves: DimensionCurves,
+                                sinusoid: dict[str, np.ndarray] | None, model: str, path: Path,
                                 first: int | None = None) -> Path:
     """The curves of study.dimension_curves, on an axis of ±dimension_limit. A value beyond it
     is marked by a triangle on the edge, in its curve's colour; triangles at the same place
@@ -149,7 +157,8 @@ def dimensions_across_positions(position_weight: np.ndarray, curves: dict,
     colour = {d: ax.plot(positions, position_weight[:, d], label=f"learned, dim {d}")[0].get_color()
               for d in dims}
     if sinusoid is not None:  # rescaled to 80% of the axis: only their shapes compare
-        for wave, wavelength in zip(sinusoid["sinusoids"].T, sinusoid["sinusoid_wavelengths"]):
+        for wave, wavelength in zip(sinusoid["sinusoids"].T, sinusoid["sinusoid_wavelengths"],
+                                    strict=True):
             ax.plot(positions, 0.8 * limit * wave, "--", linewidth=0.8,
                     label=f"sinusoid, wavelength {wavelength:.0f}")
     placed: dict[tuple[int, int], int] = {}  # (position, side) -> triangles already there
@@ -202,7 +211,7 @@ def component_norms(tokens: list[str], norms: dict[str, np.ndarray], model: str,
     return save(fig, path)
 
 
-def token_types(contrast: dict, model: str, path: Path) -> Path:
+def token_types(contrast: TokenTypeContrast, model: str, path: Path) -> Path:
     fig, (left, right) = new_figure("token type B minus token type A", model, columns=2)
     left.plot(contrast["difference"], linewidth=0.7)
     left.set_xlabel("hidden dimension")

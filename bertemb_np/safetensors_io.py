@@ -21,9 +21,14 @@ import collections
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
-__all__ = ["DTYPE_BITS", "header_length", "parse_header", "read_header", "write_safetensors"]
+__all__ = ["DTYPE_BITS", "Header", "header_length", "parse_header", "read_header",
+           "write_safetensors"]
+
+Header = dict[str, dict[str, Any]]  # {tensor name: {"dtype", "shape", "data_offsets"}}, parsed
 
 # Every dtype safetensors knows, with its size in bits (F4 and F6 are packed, several to a byte).
 DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "U16": 16, "I16": 16, "U32": 32, "I32": 32, "U64": 64,
@@ -47,7 +52,7 @@ def header_length(prefix: bytes, file_size: int, where: str) -> int:
     return n
 
 
-def parse_header(raw: bytes, data_size: int, where: str) -> dict:
+def parse_header(raw: bytes, data_size: int, where: str) -> Header:
     """The JSON header as {tensor name: entry}, checked by the format's rules against the
     `data_size` bytes that follow it in the file."""
     header = load_json(raw, where)
@@ -65,7 +70,7 @@ class DuplicateKey(ValueError):
     """A JSON object with a key twice: readers disagree on which value counts."""
 
 
-def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """json's object_pairs_hook: the object as a dict, unless a key repeats (json.loads, like
     safetensors' reader, would silently keep the last value)."""
     counts = collections.Counter(key for key, _ in pairs)
@@ -75,7 +80,7 @@ def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return dict(pairs)
 
 
-def load_json(raw: bytes, where: str) -> dict:
+def load_json(raw: bytes, where: str) -> dict[str, Any]:
     try:  # decoded first: given bytes, json.loads would also accept UTF-16 and UTF-32
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_keys)
     except DuplicateKey as e:
@@ -87,12 +92,12 @@ def load_json(raw: bytes, where: str) -> dict:
     return header
 
 
-def naturals(value) -> bool:
+def naturals(value: object) -> bool:
     """Whether `value` is a JSON list of integers >= 0 (true and false are not integers)."""
     return isinstance(value, list) and all(type(x) is int and x >= 0 for x in value)
 
 
-def check_entry(name: str, entry, where: str) -> None:
+def check_entry(name: str, entry: object, where: str) -> None:
     """One tensor's entry: a known dtype, a shape, data_offsets [begin, end] holding as many
     bytes as that shape of that dtype takes."""
     if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= entry.keys()):
@@ -112,7 +117,7 @@ def check_entry(name: str, entry, where: str) -> None:
                                 f"{tuple(shape)} of {dtype}")
 
 
-def check_layout(header: dict, data_size: int, where: str) -> None:
+def check_layout(header: Header, data_size: int, where: str) -> None:
     """The byte ranges, sorted, must tile the `data_size` bytes of data: each starts where the
     previous one ends, the first at 0, the last at the end of the file."""
     ranges = sorted((*entry["data_offsets"], name) for name, entry in header.items())
@@ -131,7 +136,7 @@ def check_layout(header: dict, data_size: int, where: str) -> None:
         raise unreadable(where, f"{data_size - end} bytes after its last tensor belong to none")
 
 
-def read_header(f, where: str) -> tuple[dict, int]:
+def read_header(f: BinaryIO, where: str) -> tuple[Header, int]:
     """The header of an open file, checked, and where its data starts."""
     size = os.fstat(f.fileno()).st_size
     n = header_length(f.read(8), size, where)
@@ -139,7 +144,7 @@ def read_header(f, where: str) -> tuple[dict, int]:
 
 
 def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]],
-                      write_data) -> None:
+                      write_data: Callable[[BinaryIO], None]) -> None:
     """Write a .safetensors file of {name: (dtype, shape, byte count)}, atomically.
 
     After the header, `write_data(f)` must write the tensors' bytes, in the order given. All
@@ -148,7 +153,8 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], int]]
     """
     import tempfile  # 3 ms (shutil, random, bz2, lzma), for writes only: not at import
 
-    header, offset = {}, 0
+    header: Header = {}
+    offset = 0
     for name, (dtype, shape, nbytes) in tensors.items():
         header[name] = {"dtype": dtype, "shape": list(shape),
                         "data_offsets": [offset, offset + nbytes]}

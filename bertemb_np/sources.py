@@ -16,10 +16,16 @@ help: a transfer that stalls or breaks off (hub.py), and a Hub that answers 5xx.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal, TypedDict, overload
 
-__all__ = ["HubUnreachable", "exists", "local_folder", "resolve_file"]
+if TYPE_CHECKING:  # huggingface_hub is imported only when a hub id is resolved
+    from huggingface_hub import HfFileMetadata
+
+__all__ = ["HubArgs", "HubUnreachable", "exists", "local_folder", "resolve_file"]
 
 ANSWERED: set[str] = set()  # the endpoints that answered in this process: no more probes there
 WAYS_FORWARD = (". Without the network, set HF_HUB_OFFLINE=1 to load models already in the HF "
@@ -40,7 +46,7 @@ def looks_like_path(model: str) -> bool:
             or os.sep != "/" and os.sep in model)
 
 
-def local_folder(model: str | os.PathLike) -> Path | None:
+def local_folder(model: str | os.PathLike[str]) -> Path | None:
     """The local folder `model` names, `~` expanded; for a file (model.safetensors, say), the
     folder it is in. None for a hub repo id; FileNotFoundError for a path that does not exist."""
     if not isinstance(model, (str, os.PathLike)):
@@ -57,9 +63,27 @@ def local_folder(model: str | os.PathLike) -> Path | None:
     return None
 
 
-def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | None = None,
+class HubArgs(TypedDict):
+    """How to ask the Hub, as huggingface_hub takes it: resolve_file's last three arguments."""
+
+    token: str | bool | None
+    local_files_only: bool
+    cache_dir: str | os.PathLike[str] | None
+
+
+@overload
+def resolve_file(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
+                 required: Literal[True] = True, token: str | bool | None = None,
+                 local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None
+                 ) -> Path: ...
+@overload
+def resolve_file(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
+                 required: bool, token: str | bool | None = None,
+                 local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None
+                 ) -> Path | None: ...
+def resolve_file(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
                  required: bool = True, token: str | bool | None = None,
-                 local_files_only: bool = False, cache_dir: str | os.PathLike | None = None
+                 local_files_only: bool = False, cache_dir: str | os.PathLike[str] | None = None
                  ) -> Path | None:
     """The local path of `filename` of `model`, downloading it from the Hub if needed.
 
@@ -83,7 +107,7 @@ def resolve_file(model: str | os.PathLike, filename: str, *, revision: str | Non
     return None
 
 
-def exists(model: str | os.PathLike, filename: str, *, revision: str | None = None,
+def exists(model: str | os.PathLike[str], filename: str, *, revision: str | None = None,
            token: str | bool | None = None) -> bool:
     """Whether `model` has `filename`, without downloading it (a HEAD request for a hub id;
     False when HF_HUB_OFFLINE is set, as nothing can be asked)."""
@@ -91,8 +115,12 @@ def exists(model: str | os.PathLike, filename: str, *, revision: str | None = No
     if folder is not None:
         return (folder / filename).is_file()
     from huggingface_hub import constants
-    from huggingface_hub.errors import (GatedRepoError, RemoteEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     if constants.HF_HUB_OFFLINE:
         return False
@@ -112,25 +140,30 @@ def exists(model: str | os.PathLike, filename: str, *, revision: str | None = No
 
 def download(repo_id: str, filename: str, *, revision: str | None, required: bool,
              token: str | bool | None = None, local_files_only: bool = False,
-             cache_dir: str | os.PathLike | None = None) -> Path | None:
+             cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """hf_hub_download, with errors that name the repo, the revision and the file, and, when the
     repo is not found or the Hub not reached, say that no local folder of that name exists.
     The Hub is asked once, not retried, whether it can be reached (see the module's note)."""
     import huggingface_hub
-    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError,
-                                        LocalEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
+    cache = None if cache_dir is None else os.fspath(cache_dir)  # huggingface_hub's: str or Path
     where = f"hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     no_folder = f"; and no local folder {repo_id} exists (in {os.getcwd()})"
     offline = offline_reason(local_files_only)
     problem = None if offline else hub_problem(repo_id, filename, revision, token)
     try:
         return Path(huggingface_hub.hf_hub_download(
-            repo_id, filename, revision=revision, token=token, cache_dir=cache_dir,
+            repo_id, filename, revision=revision, token=token, cache_dir=cache,
             local_files_only=bool(offline or problem), **user_agent()))
     except LocalEntryNotFoundError as e:  # not cached; the Hub not asked or not reached
-        cached = huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir,
+        cached = huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir=cache,
                                                         revision=revision)
         known_missing = cached is not None and not isinstance(cached, str)  # .no_exist
         if not required and (offline or known_missing):
@@ -202,24 +235,24 @@ def cannot_connect(error: Exception) -> bool:
                               httpx.UnsupportedProtocol))
 
 
-def http_library():
+def http_library() -> ModuleType:
     """The HTTP library huggingface_hub uses, whose errors its calls raise: httpx up to 1.x,
     httpx2 from 2.0 on (which it exports as huggingface_hub.utils.httpx; 1.x has no such name)."""
-    try:
-        from huggingface_hub.utils import httpx
-    except ImportError:  # huggingface_hub 1.x
-        import httpx
-    return httpx
+    from huggingface_hub import utils
+
+    exported = getattr(utils, "httpx", None)  # a module only one of the two versions has
+    return exported if exported is not None else importlib.import_module("httpx")
 
 
-def not_reached(error: Exception) -> str:
+def not_reached(error: BaseException) -> str:
     from huggingface_hub import constants
 
     return (f"the Hub ({constants.ENDPOINT}) could not be reached "
             f"({type(error).__name__}: {first_line(error)})")
 
 
-def file_metadata(repo_id: str, filename: str, revision: str | None, token: str | bool | None):
+def file_metadata(repo_id: str, filename: str, revision: str | None, token: str | bool | None
+                  ) -> HfFileMetadata:
     """huggingface_hub's HEAD request for a file (no retries): its size, ETag, commit, location."""
     import huggingface_hub
 
@@ -227,7 +260,14 @@ def file_metadata(repo_id: str, filename: str, revision: str | None, token: str 
     return huggingface_hub.get_hf_file_metadata(url, token=token, **user_agent())
 
 
-def user_agent() -> dict[str, str]:
+class UserAgent(TypedDict):
+    """The keyword arguments of huggingface_hub's calls that name the library in the user agent."""
+
+    library_name: str
+    library_version: str
+
+
+def user_agent() -> UserAgent:
     """How requests name us to the Hub, as huggingface_hub's calls take it: the user agent
     starts "bertemb_np/<version>; hf_hub/<version>; ..."."""
     from .version import __version__
@@ -235,5 +275,5 @@ def user_agent() -> dict[str, str]:
     return {"library_name": "bertemb_np", "library_version": __version__}
 
 
-def first_line(error: Exception) -> str:
+def first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

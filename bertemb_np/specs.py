@@ -18,8 +18,10 @@ src/transformers/models/<dir>/modeling_<dir>.py, the `...Embeddings` class.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, Protocol
 
 __all__ = ["FAMILIES", "NEAR_FAMILY", "FamilySpec", "Field", "Projection",
            "model_type_for_architectures", "spec_for_config", "spec_for_model_type"]
@@ -38,7 +40,7 @@ class Field:
 
     names: tuple[str, ...]
     default: object
-    meaning: dict | None = None
+    meaning: Mapping[object, object] | None = None
     remote: tuple[str, ...] = ()
     nullable: bool = False
 
@@ -63,12 +65,12 @@ def pad(default: int) -> Field:
     return Field(("pad_token_id",), default, nullable=True)
 
 
-def read(name: str, default) -> Field:
+def read(name: str, default: object) -> Field:
     """A field that config.json keeps under our name, with this default."""
     return Field((name,), default)
 
 
-def fixed(value) -> Field:
+def fixed(value: object) -> Field:
     """A value the family's code fixes: config.json cannot change it."""
     return Field((), value)
 
@@ -93,6 +95,14 @@ def fields(**overrides: Field) -> dict[str, Field]:
     return {**bert, **overrides}
 
 
+class PositionTyped(Protocol):
+    """What FamilySpec.position_rule reads of a config: an EmbeddingConfig (config.py, which
+    imports this module; this one does not import it back)."""
+
+    @property
+    def position_embedding_type(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class FamilySpec:
     """Everything that tells one family's embedding layer from BERT's."""
@@ -101,20 +111,20 @@ class FamilySpec:
     # config.json's model_type values it serves -> our config field -> where config.json keeps
     # it, and its default: each model type's transformers config class's (XLMRobertaConfig's
     # vocab_size is not RobertaConfig's)
-    fields: dict[str, dict[str, Field]]
+    fields: Mapping[str, Mapping[str, Field]]
     # class-name prefix in config.json's "architectures" -> the model_type it means
-    architectures: dict[str, str]
+    architectures: Mapping[str, str]
     prefixes: tuple[str, ...]  # checkpoint key prefixes: bare base models, then task models'
     # position_embedding_type value -> the rule for default position ids ("absolute": arange,
     # "from_padding": RoBERTa's count of non-pad tokens), or None: no position term (rotary,
     # ALiBi, DeBERTa's relative attention). Values missing here are refused.
-    positions: dict[str, str | None]
+    positions: Mapping[str, str | None]
     cache_length: bool  # does the rule start at cache_length (transformers' forward takes it)?
     token_types: bool  # does the forward take token_type_ids at all?
     sum_order: tuple[str, ...] = ("word", "token_type", "position")  # left to right, as upstream
     word: str = "word_embeddings"  # transformers' module names
     norm: str = "LayerNorm"
-    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra checkpoint names
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # extra checkpoint names
     projection: Projection | None = None
     position_padding_idx: bool = False  # the position table's pad row is frozen (gets no gradient)
     output_mask: bool = False  # the output is multiplied by attention_mask (DeBERTa)
@@ -124,7 +134,7 @@ class FamilySpec:
     # always looks token types up, and a 0-row table takes none
     type_table_optional: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(  # frozen all the way down
             {model_type: MappingProxyType(dict(fields))
              for model_type, fields in self.fields.items()}))
@@ -140,7 +150,7 @@ class FamilySpec:
     def model_type(self) -> str:
         return self.model_types[0]
 
-    def position_rule(self, config) -> str | None:
+    def position_rule(self, config: PositionTyped) -> str | None:
         """How a config of this family makes default position ids, or None: no position term."""
         return self.positions[config.position_embedding_type]
 
@@ -281,7 +291,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
 # Architectures that start like a family's but are another model in transformers 5.24 (its
 # models/auto/modeling_auto.py mappings): prefix -> that model's model_type. Refused by name,
 # never routed by their prefix to a family whose layer they do not have.
-NEAR_FAMILY: MappingProxyType = MappingProxyType({
+NEAR_FAMILY: Mapping[str, str] = MappingProxyType({
     "BertGeneration": "bert-generation", "RobertaPreLayerNorm": "roberta-prelayernorm",
     "XLMRobertaXL": "xlm-roberta-xl", "ModernBertDecoder": "modernbert-decoder",
 })
@@ -309,7 +319,7 @@ def names_a_model(name: str, prefix: str) -> bool:
     return name.startswith(prefix) and (not rest or rest[0].isupper())
 
 
-def model_type_for_architectures(architectures: list, where: str = "config.json") -> str:
+def model_type_for_architectures(architectures: list[Any], where: str = "config.json") -> str:
     """The model_type that config.json's "architectures" names, for configs without a model_type:
     each name's longest prefix decides (XLMRobertaForMaskedLM is XLM-R, not RoBERTa); a name of
     a near-family model (XLMRobertaXLModel) or names of two model types are refused."""
@@ -322,12 +332,13 @@ def model_type_for_architectures(architectures: list, where: str = "config.json"
     for name in architectures:
         prefix = max((p for p in (*prefixes, *NEAR_FAMILY) if names_a_model(name, p)), key=len,
                      default=None)
+        if prefix is None:
+            continue  # not a name of the family's
         if prefix in NEAR_FAMILY:
             raise ValueError(f"{where}: architectures names {name}, transformers' "
                              f"{NEAR_FAMILY[prefix]!r} model, which is not in the BERT family this "
                              f"library implements (supported model types: {supported()})")
-        if prefix is not None:
-            found.setdefault(prefixes[prefix], []).append(name)
+        found.setdefault(prefixes[prefix], []).append(name)
     if not found:
         raise ValueError(f"{where} has no model_type, and its architectures {architectures!r} name no "
                          f"model of the BERT family (supported model types: {supported()})")
@@ -339,7 +350,7 @@ def model_type_for_architectures(architectures: list, where: str = "config.json"
     return next(iter(found))
 
 
-def spec_for_config(data: dict, where: str = "config.json") -> tuple[FamilySpec, str]:
+def spec_for_config(data: Mapping[str, Any], where: str = "config.json") -> tuple[FamilySpec, str]:
     """(the spec, the model_type) of a config.json's content: its model_type, or when it has
     none, its "architectures"; anything else is refused."""
     if "model_type" in data:

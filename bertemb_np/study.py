@@ -7,14 +7,48 @@ et al., 2017, "Attention Is All You Need", section 3.5, which BERT replaced by l
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import numpy as np
 
 from .functional import sinusoidal_positions
 from .modules import Embeddings
 
-__all__ = ["band_width", "component_norms", "dimension_curves", "first_token_row",
-           "learned_table", "mean_row_share", "position_similarity", "sinusoids_to_compare",
-           "spread", "terms", "token_type_contrast", "top_spread_dimensions", "walk_through"]
+__all__ = ["DimensionCurves", "LearnedTable", "TokenTypeContrast", "band_width",
+           "component_norms", "dimension_curves", "first_token_row", "learned_table",
+           "mean_row_share", "position_similarity", "sinusoids_to_compare", "spread", "terms",
+           "token_type_contrast", "top_spread_dimensions", "walk_through"]
+
+
+class LearnedTable(TypedDict):
+    """The numbers of a learned position table's map (learned_table)."""
+
+    similarity: np.ndarray  # [P, P], cosines of every row with every other
+    first: int  # the first token's row
+    similarity_by_offset: np.ndarray  # [P - first], mean similarity of rows d apart
+    band_width: int  # the first d where that drops below 0.5
+    mean_row_share: float  # how much of each row is one vector shared by all
+
+
+class DimensionCurves(TypedDict):
+    """The numbers of the plot of the dimensions that vary most (dimension_curves)."""
+
+    top_dimensions: np.ndarray  # [k], largest spread first
+    spreads: np.ndarray  # [k]
+    dimension_limit: float  # the y-axis half-height
+    off_axis_positions: np.ndarray  # [n], of the values beyond it, largest first
+    off_axis_dimensions: np.ndarray  # [n]
+    off_axis_values: np.ndarray  # [n]
+
+
+class TokenTypeContrast(TypedDict):
+    """Token type B minus A beside the position rows (token_type_contrast)."""
+
+    difference: np.ndarray  # [H]
+    difference_norm: float
+    norm_a: float
+    norm_b: float
+    mean_position_norm: float
 
 
 def position_similarity(position_weight: np.ndarray) -> np.ndarray:
@@ -60,16 +94,18 @@ def mean_row_share(position_weight: np.ndarray, first: int = 0) -> float:
     return float(np.sum(rows.mean(axis=0) ** 2) / np.mean(np.sum(rows ** 2, axis=1)))
 
 
-def learned_table(emb: Embeddings) -> dict[str, np.ndarray | int | float]:
+def learned_table(emb: Embeddings) -> LearnedTable:
     """The numbers of a learned position table's map: "similarity" [P, P], "first" (the first
     token's row), "similarity_by_offset" [P - first] and "band_width" over the rows real tokens
     take, and "mean_row_share"."""
+    if emb.position_embeddings is None:
+        raise ValueError(f"{emb.config.model_type} has no position table: no map of it")
+    table = emb.position_embeddings.weight  # [P, E]
     first = first_token_row(emb)
-    similarity = position_similarity(emb.position_embeddings.weight)  # [P, P]
+    similarity = position_similarity(table)  # [P, P]
     by_offset, band = band_width(similarity, first=first)
     return {"similarity": similarity, "first": first, "similarity_by_offset": by_offset,
-            "band_width": band,
-            "mean_row_share": mean_row_share(emb.position_embeddings.weight, first)}
+            "band_width": band, "mean_row_share": mean_row_share(table, first)}
 
 
 def spread(position_weight: np.ndarray, first: int = 0) -> np.ndarray:
@@ -86,8 +122,7 @@ def top_spread_dimensions(position_weight: np.ndarray, k: int, first: int = 0) -
     return np.argsort(-spread(position_weight, first), kind="stable")[:k]
 
 
-def dimension_curves(position_weight: np.ndarray, k: int,
-                     first: int = 0) -> dict[str, np.ndarray | float]:
+def dimension_curves(position_weight: np.ndarray, k: int, first: int = 0) -> DimensionCurves:
     """The k dimensions of largest spread [P, H] -> the numbers of their plot: "top_dimensions"
     [k] and their "spreads" [k]; "dimension_limit", the y-axis half-height, 1.2 x the 99.5th
     percentile of their |values| on the rows real tokens take (from `first`), so that a few
@@ -119,12 +154,16 @@ def terms(emb: Embeddings, input_ids: np.ndarray, token_type_ids: np.ndarray | N
     """For one sequence [L]: ({term: its rows [L, E]} for the terms the family has, in the order
     it sums them; their sum [L, E]; the position ids the layer uses [L], or None)."""
     x = emb.check(input_ids[None], None if token_type_ids is None else token_type_ids[None])
-    full = (lambda ids: np.broadcast_to(ids, x.shape)[0])  # [L] of ids broadcast to [1, L]
+
+    def full(ids: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(ids, x.shape)[0]  # [L] of ids broadcast to [1, L]
+
     rows = {"word": emb.words(input_ids)}  # [L, E]
-    if x.token_type_ids is not None:
-        rows["token_type"] = emb.token_type_embeddings(full(x.token_type_ids))  # [L, E]
-    if x.position_ids is not None:
-        rows["position"] = emb.position_embeddings(full(x.position_ids))  # [L, E]
+    type_table, position_table = emb.token_type_embeddings, emb.position_embeddings  # or None
+    if x.token_type_ids is not None and type_table is not None:
+        rows["token_type"] = type_table(full(x.token_type_ids))  # [L, E]
+    if x.position_ids is not None and position_table is not None:
+        rows["position"] = position_table(full(x.position_ids))  # [L, E]
     ordered = {name: rows[name] for name in emb.spec.sum_order if name in rows}
     positions = None if x.position_ids is None else full(x.position_ids)
     return ordered, emb.summed_terms(x)[0], positions
@@ -146,7 +185,7 @@ def component_norms(emb: Embeddings, input_ids: np.ndarray,
             "layer_norm": np.linalg.norm(normalized(emb, total), axis=1)}
 
 
-def token_type_contrast(emb: Embeddings) -> dict[str, np.ndarray | float]:
+def token_type_contrast(emb: Embeddings) -> TokenTypeContrast:
     """Token type B minus A (the difference vector and its norm) beside the mean position-row
     norm."""
     rows = None if emb.token_type_embeddings is None else emb.token_type_embeddings.weight
@@ -161,7 +200,7 @@ def token_type_contrast(emb: Embeddings) -> dict[str, np.ndarray | float]:
 
 
 def walk_through(emb: Embeddings, tokens: list[str], input_ids: np.ndarray,
-                 token_type_ids: np.ndarray | None = None) -> dict:
+                 token_type_ids: np.ndarray | None = None) -> dict[str, Any]:
     """Everything `bertemb explain` shows about one input [L], as plain data (what --json prints).
 
     Terms the family does not have (ModernBERT's token types, rotary families' positions) are
@@ -181,7 +220,7 @@ def walk_through(emb: Embeddings, tokens: list[str], input_ids: np.ndarray,
               "word_norm": norm("word", p), "position_norm": norm("position", p),
               "type_norm": norm("token_type", p), "sum_mean": float(total[p].mean()),
               "sum_std": float(total[p].std()), "output_norm": float(np.linalg.norm(module[p]))}
-             for p, (token, i) in enumerate(zip(tokens, input_ids))]
+             for p, (token, i) in enumerate(zip(tokens, input_ids, strict=True))]
     E, H = emb.config.E, module.shape[-1]
     shapes = {"input_ids": [1, L], "word[input_ids]": [1, L, E],
               **{f"{name}[{name}_ids]": [1, L, E] for name in rows if name != "word"},
@@ -192,7 +231,7 @@ def walk_through(emb: Embeddings, tokens: list[str], input_ids: np.ndarray,
 
 
 def repeats(tokens: list[str], input_ids: np.ndarray, token_type_ids: np.ndarray | None,
-            output: np.ndarray) -> list[dict]:
+            output: np.ndarray) -> list[dict[str, Any]]:
     """Each token id found more than once in [L]: where (indexes into the input), with which
     token types ([] for a model without), and the least cosine between its outputs [L, H]."""
     found = []

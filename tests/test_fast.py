@@ -6,7 +6,6 @@ up to ~8 here: the hot path adds token_type + position first) and 1e-12 in float
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -19,7 +18,8 @@ TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
 
 def check_paths_agree(emb, kwargs, label):
     error = max_abs_error(emb(**kwargs), emb.reference(**kwargs))
-    assert error <= TOLERANCE[emb.dtype.type], f"{label}: hot path vs reference max abs error {error:.3g}"
+    assert error <= TOLERANCE[emb.dtype.type], (f"{label}: hot path vs reference max abs error "
+                                                f"{error:.3g}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -39,7 +39,8 @@ def test_hot_path_matches_reference_on_minilm(minilm_dir, dtype):
         check_paths_agree(emb, split_case(case)[0], f"minilm/{case_name}")
     rng = np.random.default_rng(0)  # a batch big enough to run on every thread: 16 x 512 rows
     ids = rng.integers(0, 30522, size=(16, 512))
-    check_paths_agree(emb, {"input_ids": ids, "token_type_ids": rng.integers(0, 2, size=(16, 512))}, "minilm/16x512")
+    types = rng.integers(0, 2, size=(16, 512))
+    check_paths_agree(emb, {"input_ids": ids, "token_type_ids": types}, "minilm/16x512")
 
 
 def test_bitwise_identical_for_any_thread_count_or_block_size(minilm_dir):
@@ -54,7 +55,8 @@ def test_bitwise_identical_for_any_thread_count_or_block_size(minilm_dir):
         for block_rows in (1, 3, 64, 100, 256, 1000):
             out = fast.embed_layer_norm(*args, num_threads=num_threads, block_rows=block_rows)
             assert np.array_equal(out, expected), (
-                f"{num_threads} threads, blocks of {block_rows}: max diff {max_abs_error(out, expected):.3g}")
+                f"{num_threads} threads, blocks of {block_rows}: "
+                f"max diff {max_abs_error(out, expected):.3g}")
 
 
 def test_runs_are_found_in_the_row_that_all_sequences_share():
@@ -135,7 +137,8 @@ def test_concurrent_calls_from_python_threads(minilm_dir):
                     errors.append((k, j, error))
 
     run_in_threads(work, 6)
-    assert not errors, f"wrong results from concurrent calls (thread, input, max abs error): {errors[:5]}"
+    assert not errors, ("wrong results from concurrent calls (thread, input, max abs error): "
+                        f"{errors[:5]}")
 
 
 def test_replacing_a_weight_remakes_the_folded_table():

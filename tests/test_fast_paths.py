@@ -103,7 +103,8 @@ def tiny_tables(dtype=np.float32, seed=0):
     """A word table [V, E], a folded position + type table [T * P, E] and LayerNorm weights."""
     rng = np.random.default_rng(seed)
     word = rng.normal(0, 0.5, (1000, 48)).astype(dtype)
-    added = fast.AddedRows(rng.normal(0, 0.5, (64, 48)).astype(dtype), rng.normal(0, 0.5, (2, 48)).astype(dtype))
+    added = fast.AddedRows(rng.normal(0, 0.5, (64, 48)).astype(dtype),
+                           rng.normal(0, 0.5, (2, 48)).astype(dtype))
     weight, bias = rng.normal(1, 0.3, 48).astype(dtype), rng.normal(0, 0.3, 48).astype(dtype)
     return rng, word, added, weight, bias
 
@@ -192,13 +193,15 @@ def test_layer_norm_backward_from_the_saved_forward(dtype, tolerance):
     _, saved = fast.layer_norm_rows_saved(x, weight, bias, 1e-5, num_threads=2, block_rows=100)
     results = [fast.layer_norm_backward_saved(grad, saved, weight, n, block_rows=100) for n in (1, 2, 3)]
     again = fast.layer_norm_backward(grad, x, weight, 1e-5, 2, block_rows=100)
-    for ours, standardized, expected, name in zip(results[0], again, reference, ("dx", "dweight", "dbias")):
+    for ours, standardized, expected, name in zip(results[0], again, reference,
+                                                  ("dx", "dweight", "dbias"), strict=True):
         scale = float(np.max(np.abs(expected)))
         for label, got in (("saved", ours), ("standardized again", standardized)):
             error = max_abs_error(got, expected) / scale
             assert got.dtype == dtype and error <= tolerance, f"{name} ({label}): {error:.3g} of scale"
     for other in results[1:]:
-        assert all(np.array_equal(a, b) for a, b in zip(results[0], other)), "differs by thread count"
+        assert all(np.array_equal(a, b) for a, b in zip(results[0], other, strict=True)), (
+            "differs by thread count")
 
 
 # --- the sparse word gradient ---------------------------------------------------------------------

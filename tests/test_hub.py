@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import bertemb_np as be
-from fake_hub import COMMIT, FakeHub, write_bert_checkpoint
 from conftest import FIXTURES
+from fake_hub import COMMIT, FakeHub, write_bert_checkpoint
 
 NAMES = ("word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
          "LayerNorm.weight", "LayerNorm.bias")
@@ -114,7 +114,8 @@ def assert_same(tensors, expected_tensors):
         np.testing.assert_array_equal(tensors[name], expected_tensors[name], err_msg=name)
 
 
-def test_partial_load_fetches_only_the_embedding_bytes_and_matches_a_full_download(checkpoints, expected, tmp_path):
+def test_partial_load_fetches_only_the_embedding_bytes_and_matches_a_full_download(
+        checkpoints, expected, tmp_path):
     repo = "org/bert-base"
     with FakeHub(checkpoints) as hub:
         partial, _ = load(hub, repo, tmp_path / "a")
@@ -125,7 +126,8 @@ def test_partial_load_fetches_only_the_embedding_bytes_and_matches_a_full_downlo
     metadata = (checkpoints[repo] / "config.json").stat().st_size
     limit = 1.05 * emb + header + metadata + 65536  # the first header request reads 64 KiB
     assert sum(sent.values()) <= limit, f"partial load sent {sum(sent.values())} bytes > {limit:.0f}"
-    assert sent[f"{repo}/model.safetensors"] < 0.25 * (checkpoints[repo] / "model.safetensors").stat().st_size
+    file_size = (checkpoints[repo] / "model.safetensors").stat().st_size
+    assert sent[f"{repo}/model.safetensors"] < 0.25 * file_size
     assert_same(partial, expected[repo])
     assert_same(whole, expected[repo])
 
@@ -170,7 +172,8 @@ def test_server_that_ignores_range_falls_back_to_the_whole_file(checkpoints, exp
         tensors, stderr = load(hub, repo, tmp_path)
         size = (checkpoints[repo] / "model.safetensors").stat().st_size
         assert hub.sent[f"{repo}/model.safetensors"] >= size
-    assert "model.safetensors ignored the Range header: downloading the whole checkpoint instead" in stderr
+    assert ("model.safetensors ignored the Range header: downloading the whole checkpoint "
+            "instead") in stderr
     assert_same(tensors, expected[repo])
 
 
@@ -198,7 +201,8 @@ def test_pickle_only_repo_is_refused_with_how_to_convert(tmp_path):
     (folder / "config.json").write_text((FIXTURES / "tiny-model-eps5" / "config.json").read_text())
     (folder / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
     for model in (folder,):
-        with pytest.raises(FileNotFoundError, match="only pytorch_model.bin, which this library never loads") as e:
+        with pytest.raises(FileNotFoundError,
+                           match="only pytorch_model.bin, which this library never loads") as e:
             be.BertEmbeddings.from_pretrained(model)
         assert "save_pretrained" in str(e.value) and "spaces/safetensors/convert" in str(e.value)
     with FakeHub({"org/pickled": folder}) as hub:
@@ -298,8 +302,8 @@ def test_a_family_checkpoint_loads_partially_from_the_hub_with_its_projection(na
         for offline in (False, True):  # the second load from the bertemb cache alone
             out = tmp_path / f"out-{offline}.npz"
             result = subprocess.run([sys.executable, "-c", FAMILY_LOAD, f"org/{name}", str(out)],
-                                    env=child_env(hub, tmp_path, offline), capture_output=True, text=True,
-                                    timeout=300)
+                                    env=child_env(hub, tmp_path, offline), capture_output=True,
+                                    text=True, timeout=300)
             assert result.returncode == 0, result.stderr[-3000:]
             with np.load(out) as arrays:
                 assert str(arrays["kind"]) == type(local).__name__

@@ -21,10 +21,10 @@ def test_bert_base_uncased_matches_the_notebook():
     ids = tok.encode("We lived above the clouds")
     np.testing.assert_array_equal(ids, [[101, 2057, 2973, 2682, 1996, 8044, 102]])
     cls_row = emb.word_embeddings(ids)[0, 0]
-    np.testing.assert_allclose(cls_row[[0, 1, 2, -3, -2, -1]], [0.0136, -0.0265, -0.0235, 0.0087, 0.0071, 0.0151],
-                               atol=PRINTED)
+    np.testing.assert_allclose(cls_row[[0, 1, 2, -3, -2, -1]],
+                               [0.0136, -0.0265, -0.0235, 0.0087, 0.0071, 0.0151], atol=PRINTED)
     out = emb(ids)[0]
-    np.testing.assert_allclose(out[0, [0, 1, 2, -3, -2, -1]], [0.1686, -0.2858, -0.3261, -0.0276, 0.0383, 0.1640],
-                               atol=PRINTED)
-    np.testing.assert_allclose(out[-1, [0, 1, 2, -3, -2, -1]], [-0.1481, -0.2948, -0.1690, -0.5009, 0.2544, -0.0700],
-                               atol=PRINTED)
+    np.testing.assert_allclose(out[0, [0, 1, 2, -3, -2, -1]],
+                               [0.1686, -0.2858, -0.3261, -0.0276, 0.0383, 0.1640], atol=PRINTED)
+    np.testing.assert_allclose(out[-1, [0, 1, 2, -3, -2, -1]],
+                               [-0.1481, -0.2948, -0.1690, -0.5009, 0.2544, -0.0700], atol=PRINTED)

@@ -21,10 +21,10 @@ from safetensors.numpy import load_file, save_file
 
 import bertemb_np as be
 from bertemb_np import loading
+from conftest import FIXTURES
 
 # BERT's checkpoint names, from its spec: {our weight name: the names tried, in order}
 CHECKPOINT_NAMES = loading.checkpoint_names(be.BertConfig(), be.BertConfig().weight_shapes())
-from conftest import FIXTURES
 
 
 def copy_model(name: str, tmp_path: Path) -> Path:
@@ -46,7 +46,8 @@ def test_bert_base_uncased_layout_with_gamma_beta_and_heads():
     assert "bert.embeddings.LayerNorm.gamma" in stored and any(k.startswith("cls.") for k in stored)
     np.testing.assert_array_equal(emb.LayerNorm.weight, stored["bert.embeddings.LayerNorm.gamma"])
     np.testing.assert_array_equal(emb.LayerNorm.bias, stored["bert.embeddings.LayerNorm.beta"])
-    np.testing.assert_array_equal(emb.word_embeddings.weight, stored["bert.embeddings.word_embeddings.weight"])
+    np.testing.assert_array_equal(emb.word_embeddings.weight,
+                                  stored["bert.embeddings.word_embeddings.weight"])
 
 
 def test_only_the_five_embedding_tensors_are_read(monkeypatch):
@@ -114,7 +115,8 @@ def test_stale_position_ids_buffer_is_ignored():
     stored = load_file(FIXTURES / "tiny-model-eps5" / "model.safetensors")
     assert stored["embeddings.position_ids"].dtype == np.int64
     emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-model-eps5")
-    np.testing.assert_array_equal(emb.position_embeddings.weight, stored["embeddings.position_embeddings.weight"])
+    np.testing.assert_array_equal(emb.position_embeddings.weight,
+                                  stored["embeddings.position_embeddings.weight"])
 
 
 def test_float16_checkpoint_is_widened_exactly():
@@ -123,7 +125,8 @@ def test_float16_checkpoint_is_widened_exactly():
     for dtype in (np.float32, np.float64):
         emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-fp16", dtype=dtype)
         assert emb.word_embeddings.weight.dtype == dtype
-        np.testing.assert_array_equal(emb.word_embeddings.weight, stored["embeddings.word_embeddings.weight"])
+        np.testing.assert_array_equal(emb.word_embeddings.weight,
+                                      stored["embeddings.word_embeddings.weight"])
 
 
 def test_config_fields_come_from_config_json():
@@ -140,7 +143,8 @@ def test_key_table_accepts_every_listed_name(tmp_path):
     for ours, names in CHECKPOINT_NAMES.items():
         for name in names:
             folder = copy_model("tiny-model-eps5", tmp_path / name)
-            rewrite_tensors(folder, lambda t: t.__setitem__(name, t.pop(CHECKPOINT_NAMES[ours][0])))
+            first = CHECKPOINT_NAMES[ours][0]  # the name the fixture has
+            rewrite_tensors(folder, lambda t, name=name, first=first: t.__setitem__(name, t.pop(first)))
             emb = be.BertEmbeddings.from_pretrained(folder)
             assert emb.word_embeddings.weight.shape == (61, 24)
 
@@ -174,7 +178,8 @@ def test_missing_tensor(tmp_path):
 
 def test_tensor_stored_twice_is_ambiguous(tmp_path):
     folder = copy_model("tiny-model-eps5", tmp_path)
-    rewrite_tensors(folder, lambda t: t.__setitem__("bert.embeddings.LayerNorm.weight", t["embeddings.LayerNorm.weight"]))
+    rewrite_tensors(folder, lambda t: t.__setitem__("bert.embeddings.LayerNorm.weight",
+                                                    t["embeddings.LayerNorm.weight"]))
     with pytest.raises(ValueError, match="stored twice"):
         be.BertEmbeddings.from_pretrained(folder)
 
@@ -184,14 +189,15 @@ def test_shape_disagrees_with_config(tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["max_position_embeddings"] = 21
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match=r"embeddings.position_embeddings.weight has shape \(20, 24\), but "
-                                         r"config.json says \(21, 24\)"):
+    with pytest.raises(ValueError, match=r"embeddings.position_embeddings.weight has shape "
+                                         r"\(20, 24\), but config.json says \(21, 24\)"):
         be.BertEmbeddings.from_pretrained(folder)
 
 
 def test_integer_tensor_is_refused(tmp_path):
     folder = copy_model("tiny-model-eps5", tmp_path)
-    rewrite_tensors(folder, lambda t: t.__setitem__("embeddings.LayerNorm.bias", np.zeros(24, dtype=np.int32)))
+    rewrite_tensors(folder, lambda t: t.__setitem__("embeddings.LayerNorm.bias",
+                                                    np.zeros(24, dtype=np.int32)))
     with pytest.raises(ValueError, match="embeddings.LayerNorm.bias has dtype I32"):
         be.BertEmbeddings.from_pretrained(folder)
 
@@ -264,7 +270,8 @@ def test_bad_index(tmp_path, index, problem):
     ({"layer_norm_eps": -1.0}, "layer_norm_eps"),
     ({"hidden_size": 0}, "hidden_size"),
     ({"model_type": "mobilebert"}, "model_type 'mobilebert' is not in the BERT family"),
-    ({"model_type": "roberta"}, "model_type 'roberta': load it with RobertaEmbeddings or AutoEmbeddings"),
+    ({"model_type": "roberta"},
+     "model_type 'roberta': load it with RobertaEmbeddings or AutoEmbeddings"),
     ({"position_embedding_type": "relative_key"}, "position_embedding_type 'relative_key'"),
     ({"pad_token_id": 61}, "pad_token_id=61"),
 ])
@@ -318,7 +325,8 @@ def make_hub_cache(tmp_path: Path) -> Path:
 
 def run_offline(cache: Path, code: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_hub_id_loads_from_the_hf_cache_offline_with_revisions(tmp_path):
@@ -326,14 +334,15 @@ def test_hub_id_loads_from_the_hf_cache_offline_with_revisions(tmp_path):
     out = tmp_path / "out.npz"
     result = run_offline(cache, f"""
 import sys, numpy as np, bertemb_np as be
-main = be.BertEmbeddings.from_pretrained("org/tiny-bert")
+def words(revision=None):
+    return be.BertEmbeddings.from_pretrained("org/tiny-bert", revision=revision).word_embeddings.weight
+main = words()
 assert "huggingface_hub" in sys.modules
-np.savez({str(out)!r}, main=main.word_embeddings.weight,
-         v1=be.BertEmbeddings.from_pretrained("org/tiny-bert", revision="v1").word_embeddings.weight,
-         a=be.BertEmbeddings.from_pretrained("org/tiny-bert", revision={COMMIT_A!r}).word_embeddings.weight)
+np.savez({str(out)!r}, main=main, v1=words("v1"), a=words({COMMIT_A!r}))
 """)
     assert result.returncode == 0, result.stderr
-    stored = load_file(FIXTURES / "tiny-model-eps5" / "model.safetensors")["embeddings.word_embeddings.weight"]
+    stored = load_file(FIXTURES / "tiny-model-eps5" / "model.safetensors")[
+        "embeddings.word_embeddings.weight"]
     with np.load(out) as loaded:
         np.testing.assert_array_equal(loaded["main"], 2 * stored)
         np.testing.assert_array_equal(loaded["v1"], stored)
@@ -378,12 +387,13 @@ print("ml_dtypes" in sys.modules)
     assert result.stdout.strip() == str(imported), f"ml_dtypes imported: {result.stdout.strip()}"
 
 
-@pytest.mark.parametrize("name, stored", [("tiny-pretraining", "F32"), ("tiny-fp16", "F16"), ("tiny-bf16", "BF16"),
-                                          ("tiny-f64", "F64")])
+@pytest.mark.parametrize("name, stored", [("tiny-pretraining", "F32"), ("tiny-fp16", "F16"),
+                                          ("tiny-bf16", "BF16"), ("tiny-f64", "F64")])
 def test_every_float_dtype_loads(name, stored):
     path = FIXTURES / name / "model.safetensors"
     header = json.loads(path.read_bytes()[8: 8 + int.from_bytes(path.read_bytes()[:8], "little")])
-    embedding_names = [k for k in header if k.startswith(("embeddings.", "bert.embeddings.")) and "position_ids" not in k]
+    embedding_names = [k for k in header if k.startswith(("embeddings.", "bert.embeddings."))
+                       and "position_ids" not in k]
     assert len(embedding_names) == 5 and {header[k]["dtype"] for k in embedding_names} == {stored}
     for dtype in (np.float32, np.float64):
         emb = be.BertEmbeddings.from_pretrained(FIXTURES / name, dtype=dtype)
@@ -391,11 +401,12 @@ def test_every_float_dtype_loads(name, stored):
 
 
 def test_bfloat16_is_widened_exactly_as_torch_does():
-    """Torch wrote the file in bfloat16; its own bf16 -> float32 conversion must equal ours, bit for bit."""
+    """Torch wrote the file in bfloat16; its own bf16 -> float32 conversion must equal ours, bit
+    for bit."""
     emb = be.BertEmbeddings.from_pretrained(FIXTURES / "tiny-bf16")
     with np.load(FIXTURES / "references" / "tiny-bf16-weights.npz") as torch_widened:
         for name in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
             np.testing.assert_array_equal(getattr(emb, name).weight, torch_widened[f"{name}.weight"])
         np.testing.assert_array_equal(emb.LayerNorm.weight, torch_widened["LayerNorm.weight"])
         np.testing.assert_array_equal(emb.LayerNorm.bias, torch_widened["LayerNorm.bias"])
-    assert not (emb.word_embeddings.weight.view(np.uint32) & 0xFFFF).any()  # bf16: the low 16 bits are zero
+    assert not (emb.word_embeddings.weight.view(np.uint32) & 0xFFFF).any()  # bf16: low 16 bits 0

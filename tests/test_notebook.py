@@ -74,7 +74,7 @@ def test_tour_runs_from_a_clean_kernel_and_prints_what_is_saved(minilm_dir, mpne
     saved = nbformat.read(TOUR, as_version=4)
     notebook = nbformat.read(TOUR, as_version=4)
     run(notebook, tmp_path, monkeypatch)
-    for number, (old, new) in enumerate(zip(code_cells(saved), code_cells(notebook)), 1):
+    for number, (old, new) in enumerate(zip(code_cells(saved), code_cells(notebook), strict=True), 1):
         assert printed(new) == printed(old), f"code cell {number} prints other numbers than saved"
     everything = "".join(printed(c) for c in code_cells(notebook))
     assert "first token's row, asked of the layer: 2 = pad + 1" in everything

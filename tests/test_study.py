@@ -85,8 +85,8 @@ def assert_off_axis_reported(numbers, position: np.ndarray, printed: str) -> Non
     values = position[:, dims]  # [P, k]
     assert 0 < limit < np.abs(values).max() or not numbers["off_axis_values"].size
     rows, columns = np.nonzero(np.abs(values) > limit)
-    expected = sorted(zip(-np.abs(values[rows, columns]), rows, dims[columns]))
-    assert list(zip(numbers["off_axis_positions"], numbers["off_axis_dimensions"])) == [
+    expected = sorted(zip(-np.abs(values[rows, columns]), rows, dims[columns], strict=True))
+    assert list(zip(numbers["off_axis_positions"], numbers["off_axis_dimensions"], strict=True)) == [
         (p, d) for _, p, d in expected]
     where = numbers["off_axis_positions"], numbers["off_axis_dimensions"]
     np.testing.assert_array_equal(numbers["off_axis_values"], position[where])
@@ -248,7 +248,7 @@ def test_similarity_maps_side_by_side(minilm_dir, mpnet_dir, tmp_path, drawn):
     assert titles[0].startswith("all-MiniLM-L6-v2\n512 rows, first token at row 0\n")
     assert titles[1].startswith("all-mpnet-base-v2\n514 rows, rows 0 and 1 unused, "
                                 "first token at row 2\n")
-    for title, (*_, band, _, share) in zip(titles, maps):
+    for title, (*_, band, _, share) in zip(titles[:len(maps)], maps, strict=True):  # then the colour bar
         assert f"from d = {band} apart" in title and f"holds {share:.0%} of" in title
 
 
@@ -313,7 +313,7 @@ def test_explain_says_which_repeats_differ_in_token_type(capsys):
     alone with 0, 0: only where the type differs does the token type row add to the difference."""
     tok = be.Tokenizer.from_pretrained(TINY)
     ids = tok(TEXT, "the dog")["input_ids"][0]
-    id_of = dict(zip(tok.convert_ids_to_tokens(ids), ids.tolist()))
+    id_of = dict(zip(tok.convert_ids_to_tokens(ids), ids.tolist(), strict=True))
     assert main(["explain", TEXT, "--pair", "the dog", "--model", str(TINY)]) == 0
     printed = " ".join(capsys.readouterr().out.split())
     for token, positions, types in (("[SEP]", [9, 12], [0, 1]), ("the", [4, 7, 10], [0, 0, 1]),

@@ -125,6 +125,17 @@ def test_bad_tokenizer_calls(tok, call, error, message):
         call(tok)
 
 
+def test_an_id_the_vocabulary_skips_is_not_a_token():
+    """A vocabulary with a hole (ids 0 and 2, 2 tokens): id 1 is below the vocabulary size but
+    names no token; it raises, rather than give None among the token strings."""
+    from tokenizers import Tokenizer, models
+
+    tok = be.Tokenizer(Tokenizer(models.WordPiece({"[UNK]": 0, "a": 2}, unk_token="[UNK]")))
+    assert tok.convert_ids_to_tokens([0]) == ["[UNK]"]
+    with pytest.raises(ValueError, match="token id 1 is not in the vocabulary"):
+        tok.convert_ids_to_tokens([0, 1])
+
+
 def test_missing_tokenizer_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"has no tokenizer.json \(nor a vocab.txt to"):
         be.Tokenizer.from_pretrained(tmp_path)
