@@ -30,9 +30,20 @@ Layout, one job per file, each importing only the ones above it:
 from .config import BertConfig, EmbeddingConfig
 from .fast import SparseRows
 from .functional import embedding, layer_norm
-from .modules import (AlbertEmbeddings, AutoEmbeddings, BertEmbeddings, DebertaV2Embeddings,
-                      DistilBertEmbeddings, ElectraEmbeddings, Embeddings, GteEmbeddings,
-                      ModernBertEmbeddings, MPNetEmbeddings, NomicBertEmbeddings, RobertaEmbeddings)
+from .modules import (
+    AlbertEmbeddings,
+    AutoEmbeddings,
+    BertEmbeddings,
+    DebertaV2Embeddings,
+    DistilBertEmbeddings,
+    ElectraEmbeddings,
+    Embeddings,
+    GteEmbeddings,
+    ModernBertEmbeddings,
+    MPNetEmbeddings,
+    NomicBertEmbeddings,
+    RobertaEmbeddings,
+)
 from .nn import Embedding, LayerNorm, Linear
 from .tokenizer import Tokenizer
 from .version import __version__
@@ -40,5 +51,5 @@ from .version import __version__
 __all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertConfig", "BertEmbeddings", "DebertaV2Embeddings",
            "DistilBertEmbeddings", "ElectraEmbeddings", "Embedding", "EmbeddingConfig", "Embeddings",
            "GteEmbeddings", "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings",
-           "NomicBertEmbeddings", "RobertaEmbeddings", "SparseRows", "Tokenizer", "embedding",
-           "layer_norm"]
+           "NomicBertEmbeddings", "RobertaEmbeddings", "SparseRows", "Tokenizer", "__version__",
+           "embedding", "layer_norm"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import NamedTuple, SupportsIndex
 
 import numpy as np
+import numpy.typing as npt
 
 from . import positions
 from .config import EmbeddingConfig
@@ -26,30 +27,30 @@ def is_integer(dtype: np.dtype) -> bool:
     return dtype.kind in "iu"
 
 
-def check_ids(ids, rows: int, what: str, too_large: str = "") -> np.ndarray:
+def check_ids(ids: npt.ArrayLike, rows: int, what: str, too_large: str = "") -> np.ndarray:
     """`ids` as an np.intp array, or raise if any id is not a row of a `rows`-row table
     (`too_large`: a hint for an id past the end)."""
-    ids = as_array(ids, what)
-    if not is_integer(ids.dtype):  # not bool, float, object, timedelta64, ...
-        raise TypeError(f"{what} must be integers, got dtype {ids.dtype}")
-    wide = ids.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
+    array = as_array(ids, what)
+    if not is_integer(array.dtype):  # not bool, float, object, timedelta64, ...
+        raise TypeError(f"{what} must be integers, got dtype {array.dtype}")
+    wide = array.astype(np.intp, copy=False)  # wide: later arithmetic on ids cannot wrap
     # One pass finds both kinds of bad id: seen as unsigned, a negative id is larger than any row.
-    if ids.size and wide.view(np.uintp).max() >= rows:
-        low, high = int(ids.min()), int(ids.max())
+    if array.size and wide.view(np.uintp).max() >= rows:
+        low, high = int(array.min()), int(array.max())
         bad = low if low < 0 else high
         hint = " (negative ids are never valid)" if bad < 0 else too_large
         raise ValueError(f"{what} must be in [0, {rows}), got {bad}{hint}")
     return wide
 
 
-def check_flag(value, name: str) -> bool:
+def check_flag(value: object, name: str) -> bool:
     """A switch such as training or project: True or False, not "False" (a true string)."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
-def as_array(value, what: str) -> np.ndarray:
+def as_array(value: npt.ArrayLike, what: str) -> np.ndarray:
     """np.asarray(value), with an error naming the argument for ragged nested lists."""
     try:
         return np.asarray(value)
@@ -63,7 +64,8 @@ class Handover(np.ndarray):
     tables nothing is derived from (the word table: the hot path folds the others)."""
 
 
-def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
+def check_weight(name: str, value: npt.ArrayLike, shape: tuple[int, ...], dtype: npt.DTypeLike
+                 ) -> np.ndarray:
     """A read-only C-contiguous copy of `value` as `dtype`, after checking its shape, or raise.
 
     The copy is the module's own: the caller may keep editing the array it handed in, and no
@@ -83,7 +85,8 @@ def check_weight(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
     return owned.view()  # a view of a read-only copy: its writeable flag cannot be set back
 
 
-def check_shapes(weights: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+def check_shapes(weights: Mapping[str, npt.ArrayLike], shapes: dict[str, tuple[int, ...]]
+                 ) -> dict[str, np.ndarray]:
     """The weights named in `shapes`, as arrays, after checking each is there with its shape."""
     missing = sorted(set(shapes) - set(weights))
     if missing:
@@ -125,89 +128,95 @@ def who(config: EmbeddingConfig) -> str:
     return f"{config.spec.class_name} (model_type {config.model_type!r})"
 
 
-def check_inputs(config: EmbeddingConfig, dtype: np.dtype, input_ids=None, token_type_ids=None,
-                 position_ids=None, inputs_embeds=None, attention_mask=None, cache_length=None,
-                 past_key_values_length=None) -> Inputs:
+def check_inputs(config: EmbeddingConfig, dtype: np.dtype, input_ids: npt.ArrayLike | None = None,
+                 token_type_ids: npt.ArrayLike | None = None,
+                 position_ids: npt.ArrayLike | None = None,
+                 inputs_embeds: npt.ArrayLike | None = None,
+                 attention_mask: npt.ArrayLike | None = None, cache_length: int | None = None,
+                 past_key_values_length: int | None = None) -> Inputs:
     """Check every argument of a forward pass and fill in the family's defaults, or raise."""
     spec = config.spec
-    input_ids, inputs_embeds, shape = check_tokens(config, dtype, input_ids, inputs_embeds)
+    ids, embeds, shape = check_tokens(config, dtype, input_ids, inputs_embeds)
     offset_name, offset = check_offset(cache_length, past_key_values_length)
     if offset and not spec.cache_length:
         raise ValueError(f"{who(config)} takes no {offset_name}: "
                          "its positions always start at the same place")
-    token_type_ids = check_token_types(config, token_type_ids, shape)
+    types = check_token_types(config, token_type_ids, shape)
     rule = spec.position_rule(config)
+    positions_used: np.ndarray | None
     if rule is None:
         if position_ids is not None:
             raise ValueError(f"{who(config)} has no position table (position_embedding_type "
                              f"{config.position_embedding_type!r}): position_ids would do nothing")
         if offset:
             raise ValueError(f"{who(config)} has no position table: {offset_name} would do nothing")
+        positions_used = None
     elif position_ids is not None:
-        position_ids = check_broadcast(check_ids(position_ids, config.max_position_embeddings,
-                                                 "position_ids"), shape, "position_ids")
+        positions_used = check_broadcast(check_ids(position_ids, config.max_position_embeddings,
+                                                   "position_ids"), shape, "position_ids")
     else:
-        if rule == "from_padding" and input_ids is None and offset:
+        if rule == "from_padding" and ids is None and offset:
             raise ValueError(f"{offset_name} cannot be used with inputs_embeds by this model's position "
                              "rule (transformers ignores it there): pass position_ids instead")
-        check_position_limit(config, rule, input_ids, shape[1], offset_name, offset)
-        position_ids = positions.default_position_ids(rule, input_ids, shape[1], config.pad_token_id,
-                                                      offset)
-    if attention_mask is not None:
-        attention_mask = check_attention_mask(attention_mask, shape, dtype)
-    return Inputs(input_ids, inputs_embeds, token_type_ids, position_ids, attention_mask, shape)
+        check_position_limit(config, rule, ids, shape[1], offset_name, offset)
+        positions_used = positions.default_position_ids(rule, ids, shape[1], config.pad_token_id,
+                                                        offset)
+    mask = None if attention_mask is None else check_attention_mask(attention_mask, shape, dtype)
+    return Inputs(ids, embeds, types, positions_used, mask, shape)
 
 
-def check_tokens(config: EmbeddingConfig, dtype, input_ids, inputs_embeds):
+def check_tokens(config: EmbeddingConfig, dtype: np.dtype, input_ids: npt.ArrayLike | None,
+                 inputs_embeds: npt.ArrayLike | None
+                 ) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, int]]:
     """(input_ids [B, L] or None, inputs_embeds [B, L, E] or None, (B, L)): exactly one given."""
-    if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError("give exactly one of input_ids and inputs_embeds, not "
-                         + ("both" if input_ids is not None else "neither"))
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError("give exactly one of input_ids and inputs_embeds, not both")
     if isinstance(input_ids, Mapping):  # emb(tok(text)): the tokenizer's dict, not unpacked
         raise TypeError(f"input_ids is a dict (keys {', '.join(map(repr, input_ids))}): to pass "
                         "the tokenizer's output, unpack it: emb(**enc)")
     if input_ids is not None:
-        input_ids = check_ids(input_ids, config.vocab_size, "input_ids")
-        if input_ids.ndim != 2:
-            raise ValueError(f"input_ids must be [batch, length], got shape {input_ids.shape}"
-                             + (" (add a batch axis: ids[None])" if input_ids.ndim == 1 else ""))
-        return input_ids, None, input_ids.shape
-    inputs_embeds = as_array(inputs_embeds, "inputs_embeds")
-    if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != config.E:
+        ids = check_ids(input_ids, config.vocab_size, "input_ids")
+        if ids.ndim != 2:
+            raise ValueError(f"input_ids must be [batch, length], got shape {ids.shape}"
+                             + (" (add a batch axis: ids[None])" if ids.ndim == 1 else ""))
+        return ids, None, (ids.shape[0], ids.shape[1])
+    if inputs_embeds is None:
+        raise ValueError("give exactly one of input_ids and inputs_embeds, not neither")
+    embeds = as_array(inputs_embeds, "inputs_embeds")
+    if embeds.ndim != 3 or embeds.shape[-1] != config.E:
         width = "hidden_size" if config.E == config.hidden_size else "embedding_size"
         raise ValueError(f"inputs_embeds must be [batch, length, {width}={config.E}], "
-                         f"got shape {inputs_embeds.shape}")
-    if not np.issubdtype(inputs_embeds.dtype, np.floating):
-        raise TypeError(f"inputs_embeds must be floating point, got dtype {inputs_embeds.dtype}")
+                         f"got shape {embeds.shape}")
+    if not np.issubdtype(embeds.dtype, np.floating):
+        raise TypeError(f"inputs_embeds must be floating point, got dtype {embeds.dtype}")
     with np.errstate(over="ignore"):  # values beyond dtype's range are refused just below
-        narrowed = inputs_embeds.astype(dtype, copy=False)
-    if narrowed is not inputs_embeds and np.isinf(narrowed).any() and not np.isinf(inputs_embeds).any():
+        narrowed = embeds.astype(dtype, copy=False)
+    if narrowed is not embeds and np.isinf(narrowed).any() and not np.isinf(embeds).any():
         raise ValueError(f"inputs_embeds has values beyond {np.dtype(dtype).name}'s range "
                          f"(|x| > {np.finfo(dtype).max:.3g}): load the layer with dtype=np.float64")
-    return None, narrowed, inputs_embeds.shape[:2]
+    return None, narrowed, (embeds.shape[0], embeds.shape[1])
 
 
-def check_offset(cache_length, past_key_values_length) -> tuple[str, int]:
+def check_offset(cache_length: object, past_key_values_length: object) -> tuple[str, int]:
     """(the name the caller used, the offset as a Python int): cache_length is transformers 5's
     name, past_key_values_length 4.x's; giving both is an error."""
     if cache_length is not None and past_key_values_length is not None:
         raise ValueError("give cache_length or its old name past_key_values_length, not both")
+    given: object
     if past_key_values_length is not None:
-        name, value = "past_key_values_length", past_key_values_length
+        name, given = "past_key_values_length", past_key_values_length
     else:
-        name, value = "cache_length", 0 if cache_length is None else cache_length
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        value = operator.index(value)  # a Python int: np.int8(127) + 1 cannot wrap
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+        name, given = "cache_length", 0 if cache_length is None else cache_length
+    if isinstance(given, (bool, np.bool_)) or not isinstance(given, SupportsIndex):
+        raise TypeError(f"{name} must be an integer, got {given!r}")
+    value = operator.index(given)  # a Python int: np.int8(127) + 1 cannot wrap
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return name, value
 
 
-def check_token_types(config: EmbeddingConfig, token_type_ids, shape) -> np.ndarray | None:
+def check_token_types(config: EmbeddingConfig, token_type_ids: npt.ArrayLike | None,
+                      shape: tuple[int, int]) -> np.ndarray | None:
     """Token types broadcastable to `shape` (default zeros [L]), or None when the model has none."""
     T = config.type_vocab_size
     if T == 0 or not config.spec.token_types:  # DeBERTa-v3, gte-base-en-v1.5 (no table), and
@@ -232,12 +241,13 @@ def max_tokens(config: EmbeddingConfig) -> int | None:
                                       config.max_position_embeddings, config.pad_token_id)
 
 
-def check_position_limit(config: EmbeddingConfig, rule: str, input_ids, length: int,
+def check_position_limit(config: EmbeddingConfig, rule: str, input_ids: np.ndarray | None,
+                         length: int,
                          offset_name: str, offset: int) -> None:
     """Raise unless the default position ids of every sequence fit in the position table."""
     P, pad = config.max_position_embeddings, config.pad_token_id
     tokens = positions.tokens_numbered(rule, input_ids, length, pad)
-    usable = positions.usable_positions(rule, P, pad)
+    usable = P - positions.first_position(rule, pad)  # the rule numbers tokens: a table
     if tokens + offset > usable:
         total = f"sequence length {tokens} + {offset_name} {offset} = {tokens + offset}"
         limit = (f"max_position_embeddings={P}" if usable == P else
@@ -249,9 +259,10 @@ def check_position_limit(config: EmbeddingConfig, rule: str, input_ids, length: 
         raise ValueError(f"{total} exceeds {limit}: {hint}")
 
 
-def check_attention_mask(mask, shape: tuple[int, int], dtype) -> np.ndarray:
+def check_attention_mask(attention_mask: npt.ArrayLike, shape: tuple[int, int], dtype: np.dtype
+                         ) -> np.ndarray:
     """attention_mask as the compute dtype, after checking it is [B, L] of 0s and 1s."""
-    mask = as_array(mask, "attention_mask")
+    mask = as_array(attention_mask, "attention_mask")
     if mask.shape != tuple(shape):
         raise ValueError(f"attention_mask must have the input's shape {tuple(shape)}, got {mask.shape}")
     if not (mask.dtype == bool or is_integer(mask.dtype)):

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
-from . import fast, specs
+from . import fast, nn, specs
 from .checks import Handover, Inputs, check_flag, check_inputs
 from .functional import dropout, dropout_backward, linear_backward
 from .loading import Checkpoint
@@ -32,7 +34,8 @@ __all__ = ["AlbertEmbeddings", "AutoEmbeddings", "BertEmbeddings", "DebertaV2Emb
            "LayerNorm", "Linear", "ModernBertEmbeddings", "MPNetEmbeddings", "NomicBertEmbeddings",
            "RobertaEmbeddings"]
 
-FAMILY_CLASSES: dict[str, type] = {}  # spec.class_name -> its class (Embeddings.__init_subclass__)
+# spec.class_name -> its class (Embeddings.__init_subclass__)
+FAMILY_CLASSES: dict[str, type[Embeddings]] = {}
 
 
 class Tape(NamedTuple):
@@ -60,6 +63,9 @@ class Fused(NamedTuple):
     pre: np.ndarray | None  # embed_proj's weight [H, E], if any
 
 
+FamilyT = TypeVar("FamilyT", bound="Embeddings")  # a family's class: from_pretrained returns one
+
+
 class Embeddings(LayerState):
     """The embedding layer of the BERT family: token ids -> the input of the first encoder layer.
 
@@ -74,17 +80,18 @@ class Embeddings(LayerState):
     `(config, weights by our names (config.weight_shapes()), dtype, num_threads)`; see state.py.
     """
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         """A family's class registers itself under its spec's class name, for AutoEmbeddings."""
         super().__init_subclass__(**kwargs)
         if "spec" in cls.__dict__:
             FAMILY_CLASSES[cls.spec.class_name] = cls
 
     @classmethod
-    def from_pretrained(cls, model: str | os.PathLike, *, revision: str | None = None,
-                        partial: bool = True, dtype=np.float32, num_threads: int | None = None,
-                        token: str | bool | None = None, local_files_only: bool = False,
-                        cache_dir: str | os.PathLike | None = None) -> "Embeddings":
+    def from_pretrained(cls: type[FamilyT], model: str | os.PathLike[str], *,
+                        revision: str | None = None, partial: bool = True, dtype: DTypeLike = np.float32,
+                        num_threads: int | None = None, token: str | bool | None = None,
+                        local_files_only: bool = False,
+                        cache_dir: str | os.PathLike[str] | None = None) -> FamilyT:
         """Load from a local folder or a Hugging Face Hub repo id (config.json + model.safetensors,
         or the shards of model.safetensors.index.json that hold the embeddings).
 
@@ -97,27 +104,19 @@ class Embeddings(LayerState):
         local_files_only and cache_dir as in transformers: never ask the Hub (a local folder or
         what is cached), and the Hub cache folder to use instead of HF_HUB_CACHE.
         """
-        compute_dtype(dtype)  # refused before anything is read
-        checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token,
-                                local_files_only=local_files_only, cache_dir=cache_dir)
-        config = checkpoint.config
-        if cls is not AutoEmbeddings and config.spec is not getattr(cls, "spec", None):
-            raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "
-                             f"with {config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
-        family = FAMILY_CLASSES[config.spec.class_name] if cls is AutoEmbeddings else cls
-        optional = frozenset({"position_embeddings.weight"} if config.sinusoidal_pos_embds else ())
-        weights = checkpoint.tensors(config.weight_shapes(), optional)
-        word = f"{config.spec.word}.weight"
-        weights[word] = weights[word].view(Handover)  # ours alone, and nothing derived from it: no copy
-        return family(config, weights, dtype=dtype, num_threads=num_threads,
-                      read_projection=functools.partial(checkpoint.tensors, group="projection"))
+        layer = load_pretrained(cls, model, revision, partial, dtype, num_threads, token,
+                                local_files_only, cache_dir)
+        assert isinstance(layer, cls)  # a family's class loads its own model type, or raises
+        return layer
 
     # --- the forward pass, fast ---------------------------------------------------------------------
 
-    def __call__(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                 attention_mask=None, cache_length=None, training: bool = False,
+    def __call__(self, input_ids: ArrayLike | None = None,
+                 token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                 inputs_embeds: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                 cache_length: int | None = None, training: bool = False,
                  rng: np.random.Generator | None = None, project: bool = False,
-                 past_key_values_length=None) -> np.ndarray:
+                 past_key_values_length: int | None = None) -> np.ndarray:
         """[B, L] token ids (or [B, L, E] `inputs_embeds`) -> [B, L, H] embeddings.
 
         - token_type_ids: [B, L] or broadcastable; missing means all zeros (sentence A).
@@ -155,22 +154,25 @@ class Embeddings(LayerState):
             added.table, added.ids(x.position_ids, x.token_type_ids, (B, L)),
             weight, bias, norm.eps, self.num_threads, projection=pre_weight,
             mask=None if mask is None else mask.reshape(-1).astype(self.dtype, copy=False))
-        normed, saved = result if save else (result, None)  # [B * L, H]
+        normed, saved = result if isinstance(result, tuple) else (result, None)  # [B * L, H]
         return Fused(normed.reshape(B, L, normed.shape[-1]), saved, (weight, bias is not None),
                      pre_weight)
 
     # --- the forward pass, as the equation ----------------------------------------------------------
 
-    def reference(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                  attention_mask=None, cache_length=None, training: bool = False,
+    def reference(self, input_ids: ArrayLike | None = None,
+                  token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                  inputs_embeds: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                  cache_length: int | None = None, training: bool = False,
                   rng: np.random.Generator | None = None, project: bool = False,
-                  past_key_values_length=None) -> np.ndarray:
+                  past_key_values_length: int | None = None) -> np.ndarray:
         """The forward pass written as the equation; takes the same arguments as calling the module."""
         x = self.check(input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask,
                        cache_length, past_key_values_length)
         return self.forward(x, training, rng, project)
 
-    def forward(self, x: Inputs, training, rng, project) -> np.ndarray:
+    def forward(self, x: Inputs, training: bool, rng: np.random.Generator | None,
+                project: bool) -> np.ndarray:
         """The equation, step by step, on checked inputs: [B, L, H]."""
         norm, pre = self.norm_layer, self.pre_norm_projection
         projection = self.projection if self.projects(project) else None
@@ -184,19 +186,23 @@ class Embeddings(LayerState):
 
     def summed_terms(self, x: Inputs) -> np.ndarray:
         """The terms of the family, summed left to right in its order: [B, L, E]."""
+        types, positions = self.token_type_embeddings, self.position_embeddings  # None: no term
         terms = {
-            "word": self.words(x.input_ids) if x.inputs_embeds is None else x.inputs_embeds,  # [B, L, E]
-            "token_type": (None if x.token_type_ids is None
-                           else self.token_type_embeddings(x.token_type_ids)),
-            "position": None if x.position_ids is None else self.position_embeddings(x.position_ids),
+            "word": x.inputs_embeds if x.input_ids is None else self.words(x.input_ids),  # [B, L, E]
+            "token_type": (None if x.token_type_ids is None or types is None
+                           else types(x.token_type_ids)),
+            "position": (None if x.position_ids is None or positions is None
+                         else positions(x.position_ids)),
         }
-        present = [terms[name] for name in self.spec.sum_order if terms[name] is not None]
+        present = [term for name in self.spec.sum_order
+                   if (term := terms[name]) is not None]
         e = present[0]
         for term in present[1:]:
             e = e + term  # broadcast: [B, L, E] + [L, E] or [B, L, E]
         return np.broadcast_to(e, (*x.shape, e.shape[-1]))
 
-    def after_norm(self, normed: np.ndarray, training, rng, projection: Linear | None
+    def after_norm(self, normed: np.ndarray, training: bool, rng: np.random.Generator | None,
+                   projection: Linear | None
                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """The steps after LayerNorm (and DeBERTa's mask), each where it applies: (dropped, keep,
         out), with
@@ -213,16 +219,18 @@ class Embeddings(LayerState):
             return None
         return x.attention_mask[..., None]
 
-    def projects(self, project) -> bool:
+    def projects(self, project: bool) -> bool:
         """Whether project=True changes anything: an encoder-input projection from E != H."""
         return check_flag(project, "project") and bool(self.config.projection_shapes())
 
     # --- the backward pass ----------------------------------------------------------------------------
 
-    def vjp(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-            attention_mask=None, cache_length=None, training: bool = False,
-            rng: np.random.Generator | None = None, project: bool = False, past_key_values_length=None,
-            sparse: bool = False):
+    def vjp(self, input_ids: ArrayLike | None = None, token_type_ids: ArrayLike | None = None,
+            position_ids: ArrayLike | None = None, inputs_embeds: ArrayLike | None = None,
+            attention_mask: ArrayLike | None = None, cache_length: int | None = None,
+            training: bool = False, rng: np.random.Generator | None = None, project: bool = False,
+            past_key_values_length: int | None = None, sparse: bool = False
+            ) -> tuple[np.ndarray, Callable[[ArrayLike], dict[str, np.ndarray | fast.SparseRows]]]:
         """The forward pass and a function that takes it back: (out, vjp), vjp(grad_out) -> gradients.
 
         Takes the same arguments as calling the module. `vjp(grad_out)`, for grad_out = dL/d(out)
@@ -242,22 +250,24 @@ class Embeddings(LayerState):
         sparse = check_flag(sparse, "sparse")
         projection = self.projection if self.projects(project) else None
         fused = self.fused(x, save=True)
+        assert fused.saved is not None  # save=True: saved
         dropped, keep, out = self.after_norm(fused.normed, training, rng, projection)
         tape = Tape(x, fused.saved, dropped, keep, out, fused.norm, fused.pre,
                     None if projection is None else projection.weight, sparse)
         return out, functools.partial(self.backward, tape)
 
-    def backward(self, tape: Tape, grad_out) -> dict[str, np.ndarray | fast.SparseRows]:
+    def backward(self, tape: Tape, grad_out: ArrayLike) -> dict[str, np.ndarray | fast.SparseRows]:
         """dL/d(each weight) by its transformers name, given dL/d(out) of tape's forward pass."""
-        grad_out = np.asarray(grad_out)
-        if grad_out.shape != tape.out.shape or not np.issubdtype(grad_out.dtype, np.floating):
+        grad = np.asarray(grad_out)
+        if grad.shape != tape.out.shape or not np.issubdtype(grad.dtype, np.floating):
             raise ValueError(f"grad_out must be a float array of the output's shape {tape.out.shape}, "
-                             f"got {grad_out.dtype} {grad_out.shape}")
-        spec, grads, (B, L) = self.spec, {}, tape.x.shape
-        g = grad_out.astype(self.dtype, copy=False)  # [B, L, H]
+                             f"got {grad.dtype} {grad.shape}")
+        spec, (B, L) = self.spec, tape.x.shape
+        grads: dict[str, np.ndarray | fast.SparseRows] = {}
+        g = grad.astype(self.dtype, copy=False)  # [B, L, H]
         if tape.projection is not None:  # out = dropped W^T + b
             g, *weight_grads = linear_backward(g, tape.dropped, tape.projection)
-            grads.update(zip(self.config.projection_shapes(), weight_grads))
+            grads.update(zip(self.config.projection_shapes(), weight_grads, strict=True))
         if tape.keep is not None:
             g = dropout_backward(g, tape.keep, self.config.hidden_dropout_prob)  # zero where dropped
         mask = self.output_mask(tape.x)
@@ -268,8 +278,8 @@ class Embeddings(LayerState):
             g.reshape(-1, H), tape.saved, weight, self.num_threads)  # [B * L, H]
         if has_bias:
             grads[f"{spec.norm}.bias"] = grad_bias
-        if tape.pre is not None:  # e = summed W^T
-            grad_e, grads[f"{spec.projection.name}.weight"], _ = linear_backward(
+        if tape.pre is not None and spec.projection is not None and tape.saved.summed is not None:
+            grad_e, grads[f"{spec.projection.name}.weight"], _ = linear_backward(  # e = summed W^T
                 grad_e, tape.saved.summed, tape.pre)  # [B * L, E]
         # e = word + token_type + position: each term gets all of grad_e
         grad_e = grad_e.reshape(B, L, grad_e.shape[-1])  # [B, L, E]
@@ -286,7 +296,7 @@ class Embeddings(LayerState):
                 table = getattr(self, name)
                 grads[f"{name}.weight"] = fast.embedding_backward(
                     *unbroadcast(grad_e, ids), len(table.weight), table.padding_idx)
-        if x.inputs_embeds is not None:
+        if x.input_ids is None:  # given inputs_embeds
             grads["inputs_embeds"] = grad_e
             return grads
         words = (fast.embedding_backward_sparse if sparse else fast.embedding_backward)
@@ -296,8 +306,10 @@ class Embeddings(LayerState):
 
     # --- the inputs -----------------------------------------------------------------------------------
 
-    def check(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-              attention_mask=None, cache_length=None, past_key_values_length=None) -> Inputs:
+    def check(self, input_ids: ArrayLike | None = None, token_type_ids: ArrayLike | None = None,
+              position_ids: ArrayLike | None = None, inputs_embeds: ArrayLike | None = None,
+              attention_mask: ArrayLike | None = None, cache_length: int | None = None,
+              past_key_values_length: int | None = None) -> Inputs:
         """The checked arguments, the family's defaults filled in (checks.check_inputs), after
         checking that no submodule was replaced by one that does not fit (state.py)."""
         self.check_state()
@@ -305,7 +317,30 @@ class Embeddings(LayerState):
                             inputs_embeds, attention_mask, cache_length, past_key_values_length)
 
 
-def training_dropout(x: np.ndarray, p: float, training, rng) -> tuple[np.ndarray, np.ndarray | None]:
+def load_pretrained(cls: type[Embeddings], model: str | os.PathLike[str], revision: str | None,
+                    partial: bool, dtype: DTypeLike, num_threads: int | None,
+                    token: str | bool | None, local_files_only: bool,
+                    cache_dir: str | os.PathLike[str] | None) -> Embeddings:
+    """Embeddings.from_pretrained's work: the layer of cls (AutoEmbeddings: of config.json's
+    family), its tables read from the checkpoint."""
+    compute_dtype(dtype)  # refused before anything is read
+    checkpoint = Checkpoint(model, revision=revision, partial=partial, token=token,
+                            local_files_only=local_files_only, cache_dir=cache_dir)
+    config = checkpoint.config
+    if cls is not AutoEmbeddings and config.spec is not getattr(cls, "spec", None):
+        raise ValueError(f"{checkpoint.config_path} has model_type {config.model_type!r}: load it "
+                         f"with {config.spec.class_name} or AutoEmbeddings, not {cls.__name__}")
+    family = FAMILY_CLASSES[config.spec.class_name] if cls is AutoEmbeddings else cls
+    optional = frozenset({"position_embeddings.weight"} if config.sinusoidal_pos_embds else ())
+    weights = checkpoint.tensors(config.weight_shapes(), optional)
+    word = f"{config.spec.word}.weight"
+    weights[word] = weights[word].view(Handover)  # ours alone, and nothing derived from it: no copy
+    return family(config, weights, dtype=dtype, num_threads=num_threads,
+                  read_projection=functools.partial(checkpoint.tensors, group="projection"))
+
+
+def training_dropout(x: np.ndarray, p: float, training: bool, rng: np.random.Generator | None
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
     """(x, None) at inference; (dropped-out x, kept mask) when training."""
     if not check_flag(training, "training"):
         return x, None
@@ -326,6 +361,7 @@ def unbroadcast(grad: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 # --- the family: one class per spec, each citing the transformers v5.24.0 file it reproduces -------
+# (and naming, for type checkers, the modules state.py gives it)
 
 
 class BertEmbeddings(Embeddings):
@@ -334,6 +370,8 @@ class BertEmbeddings(Embeddings):
     configs have no position term."""
 
     spec = specs.REGISTRY["bert"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class RobertaEmbeddings(Embeddings):
@@ -342,6 +380,8 @@ class RobertaEmbeddings(Embeddings):
     models/roberta/modeling_roberta.py, RobertaEmbeddings."""
 
     spec = specs.REGISTRY["roberta"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class DistilBertEmbeddings(Embeddings):
@@ -349,6 +389,8 @@ class DistilBertEmbeddings(Embeddings):
     the file has none. Reproduces models/distilbert/modeling_distilbert.py, Embeddings."""
 
     spec = specs.REGISTRY["distilbert"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class MPNetEmbeddings(Embeddings):
@@ -356,6 +398,8 @@ class MPNetEmbeddings(Embeddings):
     Reproduces models/mpnet/modeling_mpnet.py, MPNetEmbeddings."""
 
     spec = specs.REGISTRY["mpnet"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class AlbertEmbeddings(Embeddings):
@@ -364,6 +408,8 @@ class AlbertEmbeddings(Embeddings):
     AlbertEmbeddings (and AlbertTransformer's first line)."""
 
     spec = specs.REGISTRY["albert"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class ElectraEmbeddings(Embeddings):
@@ -371,6 +417,8 @@ class ElectraEmbeddings(Embeddings):
     embeddings_project when E != H. Reproduces models/electra/modeling_electra.py, ElectraEmbeddings."""
 
     spec = specs.REGISTRY["electra"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class DebertaV2Embeddings(Embeddings):
@@ -379,6 +427,8 @@ class DebertaV2Embeddings(Embeddings):
     models/deberta_v2/modeling_deberta_v2.py, DebertaV2Embeddings."""
 
     spec = specs.REGISTRY["deberta-v2"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class ModernBertEmbeddings(Embeddings):
@@ -386,6 +436,8 @@ class ModernBertEmbeddings(Embeddings):
     Reproduces models/modernbert/modeling_modernbert.py, ModernBertEmbeddings."""
 
     spec = specs.REGISTRY["modernbert"]
+    tok_embeddings: Embedding
+    norm: nn.LayerNorm
 
 
 class NomicBertEmbeddings(Embeddings):
@@ -393,6 +445,8 @@ class NomicBertEmbeddings(Embeddings):
     Reproduces models/nomic_bert/modeling_nomic_bert.py, NomicBertEmbeddings."""
 
     spec = specs.REGISTRY["nomic_bert"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class GteEmbeddings(Embeddings):
@@ -400,12 +454,25 @@ class GteEmbeddings(Embeddings):
     rotary positions. Reproduces models/gte/modeling_gte.py, GteEmbeddings."""
 
     spec = specs.REGISTRY["gte"]
+    word_embeddings: Embedding
+    LayerNorm: nn.LayerNorm
 
 
 class AutoEmbeddings(Embeddings):
     """`AutoEmbeddings.from_pretrained(model)` returns the family's class that config.json's
     model_type names (BertEmbeddings, RobertaEmbeddings, ...)."""
 
-    def __init__(self, *args, **kwargs):
+    @classmethod
+    def from_pretrained(  # type: ignore[override]  # a family's class, not an AutoEmbeddings
+            cls, model: str | os.PathLike[str], *, revision: str | None = None,
+            partial: bool = True, dtype: DTypeLike = np.float32,
+            num_threads: int | None = None, token: str | bool | None = None,
+            local_files_only: bool = False,
+            cache_dir: str | os.PathLike[str] | None = None) -> Embeddings:
+        """The layer of the family config.json names (see Embeddings.from_pretrained)."""
+        return load_pretrained(cls, model, revision, partial, dtype, num_threads, token,
+                               local_files_only, cache_dir)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("AutoEmbeddings is not built directly: "
                         "use AutoEmbeddings.from_pretrained(model)")

@@ -66,7 +66,14 @@ def sinusoidal_positions(positions: int, width: int) -> np.ndarray:
 def first_position(rule: str | None, pad_token_id: int | None) -> int:
     """The position id of a sequence's first token with no cache: pad_token_id + 1 for the
     "from_padding" rule (the rows before it are the pad's and unused ones), else 0."""
-    return pad_token_id + 1 if rule == "from_padding" else 0
+    return padding_of(pad_token_id) + 1 if rule == "from_padding" else 0
+
+
+def padding_of(pad_token_id: int | None) -> int:
+    """The pad id the "from_padding" rule numbers from (config.py refuses a config without)."""
+    if pad_token_id is None:
+        raise ValueError("the 'from_padding' position rule needs a pad_token_id")
+    return pad_token_id
 
 
 def usable_positions(rule: str | None, rows: int, pad_token_id: int | None) -> int | None:
@@ -95,5 +102,5 @@ def default_position_ids(rule: str | None, input_ids: np.ndarray | None, length:
     if rule == "absolute":
         return absolute_position_ids(length, start)  # [L]
     if input_ids is None:
-        return absolute_position_ids(length, pad_token_id + 1)  # [L]
-    return position_ids_from_padding(input_ids, pad_token_id, start)  # [B, L]
+        return absolute_position_ids(length, padding_of(pad_token_id) + 1)  # [L]
+    return position_ids_from_padding(input_ids, padding_of(pad_token_id), start)  # [B, L]

@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import fast, specs
 from .checks import check_shapes
 from .config import EmbeddingConfig, integer_at_least
-from .nn import Embedding, LayerNorm, Linear
+from .nn import Embedding, LayerNorm, Linear, Weights
 from .positions import sinusoidal_positions
 
 __all__ = ["COMPUTE_DTYPES", "EncoderInput", "LayerState", "compute_dtype", "replacement_problem"]
+
+# reads named weights from the checkpoint: {our name: shape} -> {our name: array}
+WeightReader = Callable[[dict[str, tuple[int, ...]]], Mapping[str, np.ndarray]]
 
 COMPUTE_DTYPES = (np.float32, np.float64)
 WHY_READ_ONLY = {  # the attributes that cannot be assigned, and why
@@ -42,18 +47,18 @@ WHY_READ_ONLY = {  # the attributes that cannot be assigned, and why
 }
 
 
-def compute_dtype(dtype) -> np.dtype:
+def compute_dtype(dtype: npt.DTypeLike | None) -> np.dtype:
     """float32 or float64 as a NumPy dtype, or an error: None or "bogus" are not a dtype here."""
     try:
         chosen = np.dtype(dtype) if dtype is not None else None
     except TypeError:
         chosen = None
-    if chosen not in COMPUTE_DTYPES:
+    if chosen is None or chosen not in COMPUTE_DTYPES:
         raise ValueError(f"dtype must be float32 or float64 (np.float32, np.float64), got {dtype!r}")
     return chosen
 
 
-def thread_count(value) -> int:
+def thread_count(value: int | None) -> int:
     """num_threads as a positive int; None means the default (BERTEMB_NUM_THREADS, else the cores)."""
     if value is None:
         return fast.default_num_threads()
@@ -73,17 +78,18 @@ def sinusoidal_table(positions: int, width: int) -> np.ndarray:
                          "sinusoidal table does not fit in memory") from None
 
 
-def submodule_kinds(spec: specs.FamilySpec) -> dict[str, type]:
+def submodule_kinds(spec: specs.FamilySpec) -> dict[str, type[Weights]]:
     """The attributes that hold a layer's modules, whether or not its config uses them, and the
     kind of module each must be."""
-    kinds = {spec.word: Embedding, "position_embeddings": Embedding,
-             "token_type_embeddings": Embedding}
+    kinds: dict[str, type[Weights]] = {spec.word: Embedding, "position_embeddings": Embedding,
+                                       "token_type_embeddings": Embedding}
     if spec.projection is not None and spec.projection.where == "before_norm":
         kinds[spec.projection.name] = Linear  # DeBERTa's embed_proj
     return {**kinds, spec.norm: LayerNorm}  # in the order the data flows through them
 
 
-def replacement_problem(config: EmbeddingConfig, dtype: np.dtype, name: str, value) -> str | None:
+def replacement_problem(config: EmbeddingConfig, dtype: np.dtype, name: str, value: object
+                        ) -> str | None:
     """Why `value` cannot be submodule `name` of a layer of this config and dtype, or None if
     it can: it must be the same kind of module with exactly the config's weights (no bias where
     the config has none: the hot path would not add it), in the layer's dtype."""
@@ -114,7 +120,8 @@ class EncoderInput:
     encoder.embedding_hidden_mapping_in, ELECTRA's embeddings_project), read on first use with
     `read(shapes)` (from_pretrained passes the checkpoint's reader): only project=True needs it."""
 
-    def __init__(self, read: Callable[[dict], Mapping] | None, shapes: dict, name: str, dtype):
+    def __init__(self, read: WeightReader | None, shapes: dict[str, tuple[int, ...]], name: str,
+                 dtype: np.dtype) -> None:
         self.read, self.shapes, self.name, self.dtype = read, shapes, name, dtype
         self.linear: Linear | None = None
         self.lock = threading.Lock()
@@ -126,15 +133,15 @@ class EncoderInput:
                     raise ValueError("this module was built from arrays, not from_pretrained: "
                                      "it has no checkpoint to read the projection from")
                 w = check_shapes(self.read(self.shapes), self.shapes)
-                weight, bias = (w.get(name) for name in self.shapes)  # ".weight", then ".bias" if any
+                weight, bias = (w[name] for name in self.shapes)  # ".weight", then ".bias"
                 self.linear = Linear(weight, bias, self.name, self.dtype)
             return self.linear
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         """For pickle and copy: everything but the lock (a new one is made on load)."""
         return {name: value for name, value in self.__dict__.items() if name != "lock"}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, lock=threading.Lock())
 
 
@@ -143,10 +150,19 @@ class LayerState:
     and the state around them, kept consistent (see the file's docstring)."""
 
     spec: specs.FamilySpec
+    # set in __dict__ by __init__ (see there), typed here: the tables every family may have
+    position_embeddings: Embedding | None
+    token_type_embeddings: Embedding | None
+    _config: EmbeddingConfig
+    _dtype: np.dtype
+    _num_threads: int
+    _problems: tuple[tuple[str, str], ...]  # (submodule, why its replacement does not fit)
+    _encoder_input: EncoderInput | None
+    _added: fast.AddedRows
 
-    def __init__(self, config: EmbeddingConfig, weights: Mapping[str, np.ndarray], dtype=np.float32,
-                 num_threads: int | None = None,
-                 read_projection: Callable[[dict], Mapping] | None = None):
+    def __init__(self, config: EmbeddingConfig, weights: Mapping[str, np.ndarray],
+                 dtype: npt.DTypeLike = np.float32, num_threads: int | None = None,
+                 read_projection: WeightReader | None = None) -> None:
         if not isinstance(config, EmbeddingConfig):
             raise TypeError(f"config must be an EmbeddingConfig (EmbeddingConfig.from_json_file(path)), "
                             f"got {type(config).__name__}")
@@ -159,9 +175,9 @@ class LayerState:
         self.num_threads = num_threads
         for name, module in build_modules(config, weights, self.dtype).items():
             self.__dict__[name] = module
-        projection = config.projection_shapes()
-        self._encoder_input = EncoderInput(read_projection, projection, self.spec.projection.name,
-                                           self.dtype) if projection else None
+        projection, spec = config.projection_shapes(), self.spec.projection
+        self._encoder_input = (EncoderInput(read_projection, projection, spec.name, self.dtype)
+                               if projection and spec is not None else None)
         self._added = fast.AddedRows(None, None)  # the hot path's folded table, made on first use
 
     @property
@@ -181,10 +197,10 @@ class LayerState:
         return self._num_threads
 
     @num_threads.setter
-    def num_threads(self, value) -> None:
+    def num_threads(self, value: int | None) -> None:
         self.__dict__["_num_threads"] = thread_count(value)
 
-    def __setattr__(self, name: str, value) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         """config and dtype are read-only; a replaced submodule is checked here, once, not on
         every call: if it does not fit, the next call raises (check_state)."""
         if name in WHY_READ_ONLY:
@@ -245,7 +261,7 @@ class LayerState:
         lines.append(f"  (dropout): p={self.config.hidden_dropout_prob}, in training only")
         if self._encoder_input is not None:
             E, H = self.config.E, self.config.hidden_size
-            lines.append(f"  ({self.spec.projection.name}): Linear({E} -> {H}), with project=True")
+            lines.append(f"  ({self._encoder_input.name}): Linear({E} -> {H}), with project=True")
         lines.append(f"  dtype={self.dtype}, num_threads={self.num_threads}")
         return "\n".join(lines) + "\n)"
 
@@ -259,8 +275,9 @@ def build_modules(config: EmbeddingConfig, weights: Mapping[str, np.ndarray],
         weights = {**weights, "position_embeddings.weight":
                    sinusoidal_table(*shapes["position_embeddings.weight"])}
     w = check_shapes(weights, shapes)
-    modules = {spec.word: Embedding(w[f"{spec.word}.weight"], spec.word, pad, dtype),
-               "position_embeddings": None, "token_type_embeddings": None}
+    modules: dict[str, Embedding | LayerNorm | Linear | None] = {
+        spec.word: Embedding(w[f"{spec.word}.weight"], spec.word, pad, dtype),
+        "position_embeddings": None, "token_type_embeddings": None}
     if "position_embeddings.weight" in w:
         modules["position_embeddings"] = Embedding(
             w["position_embeddings.weight"], "position_embeddings",

@@ -5,6 +5,7 @@
 
 Every runtime dependency must be declared as `name>=version`: a minimum is a promise, and
 scripts/test_minimum_versions.sh keeps it by running the suite with these constraints.
+Run by the machine's python3, 3.11 or newer (tomllib).
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def sgd_step(emb: be.BertEmbeddings, grads: dict, lr: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(TINY_MODEL), help="local folder (default: the tiny test model)")
+    parser.add_argument("--model", default=str(TINY_MODEL),
+                        help="local folder (default: the tiny test model)")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--lr", type=float, default=10.0)
     parser.add_argument("--sparse", action="store_true", help="the word gradient as its used rows")

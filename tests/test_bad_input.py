@@ -22,7 +22,8 @@ IDS = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
 
 @pytest.mark.parametrize("call, error, message", [
     # ids < 0: NumPy would wrap -1 to the last row
-    (lambda e: e(np.array([[1, -1]])), ValueError, r"input_ids must be in \[0, 61\), got -1 \(negative ids are never valid\)"),
+    (lambda e: e(np.array([[1, -1]])), ValueError,
+     r"input_ids must be in \[0, 61\), got -1 \(negative ids are never valid\)"),
     (lambda e: e(np.array([[1, V]])), ValueError, r"input_ids must be in \[0, 61\), got 61"),
     # token types out of range
     (lambda e: e(IDS, token_type_ids=np.full((2, 4), T)), ValueError, r"token_type_ids must be in \[0, 3\)"),

@@ -7,6 +7,7 @@ and 1e-10 of scale in float64; finite differences within 1e-6 relative.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,14 @@ import pytest
 
 import bertemb_np as be
 from bertemb_np import fast, functional
-from conftest import FIXTURES, TINY_MODELS, gradient_references, load_cases, run_in_threads, split_case
+from conftest import (
+    FIXTURES,
+    TINY_MODELS,
+    gradient_references,
+    load_cases,
+    run_in_threads,
+    split_case,
+)
 
 SCALED_TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
 
@@ -132,10 +140,10 @@ def test_blocked_layer_norm_backward_matches_the_textbook_one(dtype, tolerance):
     weight = rng.normal(1, 0.3, 48).astype(dtype)
     reference = functional.layer_norm_backward(grad, x, weight, 1e-5)
     results = [fast.layer_norm_backward(grad, x, weight, 1e-5, num_threads=n, block_rows=64) for n in (1, 2, 3)]
-    for ours, expected, name in zip(results[0], reference, ("dx", "dweight", "dbias")):
+    for ours, expected, name in zip(results[0], reference, ("dx", "dweight", "dbias"), strict=True):
         assert ours.dtype == dtype and scaled_error(ours, expected) <= tolerance, name
     for other in results[1:]:
-        assert all(np.array_equal(a, b) for a, b in zip(results[0], other))
+        assert all(np.array_equal(a, b) for a, b in zip(results[0], other, strict=True))
 
 
 def test_grad_out_must_have_the_output_shape():
@@ -152,7 +160,7 @@ def test_vjp_keeps_no_state_on_the_module_and_is_thread_safe(minilm_dir):
     rng = np.random.default_rng(2)
     inputs = [rng.integers(0, 30522, size=(2, 40)) for _ in range(4)]
     grad_outs = [rng.normal(0, 1, (2, 40, 384)).astype(np.float32) for _ in range(4)]
-    expected = [emb.vjp(ids)[1](g) for ids, g in zip(inputs, grad_outs)]
+    expected = [emb.vjp(ids)[1](g) for ids, g in zip(inputs, grad_outs, strict=True)]
     closures = [emb.vjp(ids)[1] for ids in inputs]  # several alive at once
     assert vars(emb) == before
     failures = []
@@ -243,14 +251,14 @@ def train_step_losses(*args: str) -> list[float]:
 def test_train_step_script_lowers_the_loss():
     losses = train_step_losses()
     assert len(losses) == 9
-    assert all(b < a for a, b in zip(losses, losses[1:])), f"the loss must fall at every step: {losses}"
+    assert all(b < a for a, b in itertools.pairwise(losses)), f"the loss must fall at every step: {losses}"
     assert losses[-1] < 0.5 * losses[0]
 
 
 def test_train_step_with_the_sparse_word_gradient_takes_the_same_steps():
     dense, sparse = train_step_losses(), train_step_losses("--sparse")
     assert len(sparse) == 9
-    error = max(abs(a - b) / a for a, b in zip(dense, sparse))
+    error = max(abs(a - b) / a for a, b in zip(dense, sparse, strict=True))
     assert error <= 1e-6, f"sparse steps' losses {sparse} differ from dense {dense} by {error:.3g}"
 
 

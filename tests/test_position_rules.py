@@ -8,8 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bertemb_np.positions import (absolute_position_ids, default_position_ids, position_ids_from_padding,
-                                  sinusoidal_positions, usable_positions)
+from bertemb_np.positions import (
+    absolute_position_ids,
+    default_position_ids,
+    position_ids_from_padding,
+    sinusoidal_positions,
+    usable_positions,
+)
 from conftest import REFERENCES
 
 

@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 
 import bertemb_np as be
-from conftest import FIXTURES, REFERENCES, REGENERATE, TINY_MODELS, load_cases, max_abs_error, sha256, split_case
+from conftest import (
+    FIXTURES,
+    REFERENCES,
+    REGENERATE,
+    TINY_MODELS,
+    load_cases,
+    max_abs_error,
+    sha256,
+    split_case,
+)
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 

@@ -89,7 +89,7 @@ def test_embed_proj_with_a_bias_is_refused_by_every_path():
     emb = be.AutoEmbeddings.from_pretrained(FIXTURES / "tiny-deberta-v2-proj")
     proj = emb.embed_proj
     emb.embed_proj = be.Linear(proj.weight, np.ones(32, np.float32), "embed_proj")
-    for path, forward in paths(emb).items():
+    for forward in paths(emb).values():
         with pytest.raises(ValueError, match="embed_proj.bias: this model's embed_proj has none"):
             forward(IDS)
     emb.embed_proj = be.Linear(proj.weight * 2, None)
