@@ -47,7 +47,7 @@ from . import functional
 
 __all__ = ["BLOCK_ROWS", "MIN_RUN", "AddedRows", "Saved", "SparseRows", "default_num_threads",
            "embed_layer_norm", "embed_layer_norm_saved", "embedding_backward",
-           "embedding_backward_sparse", "layer_norm_backward", "layer_norm_backward_saved",
+           "embedding_backward_sparse", "layer_norm_backward_saved",
            "layer_norm_rows_saved", "normalize_rows"]
 
 BLOCK_ROWS = 512  # rows per block: enough that two threads scale (few GIL hand-offs per row), in L3
@@ -391,10 +391,10 @@ def layer_norm_blocks(terms: Callable[[int, int, np.ndarray, Scratch], np.ndarra
     return out, saved
 
 
-def normalize_block(x: np.ndarray, out: np.ndarray | None, rows: np.ndarray, weight: np.ndarray,
+def normalize_block(x: np.ndarray, out: np.ndarray, rows: np.ndarray, weight: np.ndarray,
                     bias: np.ndarray | None, eps: float, scratch: Scratch, mask: np.ndarray | None,
                     kept: tuple[np.ndarray, np.ndarray] | None) -> None:
-    """out = LayerNorm(x) (* mask) for the block x [b, H] (out may be x; None: no output);
+    """out = LayerNorm(x) (* mask) for the block x [b, H] (out may be x);
     kept = (x_hat [b, H], 1/sigma [b]), if given, are filled too.
 
     The variance is E[x^2] - mean^2: one read for the sums, none to centre. It loses digits
@@ -432,9 +432,8 @@ def normalize_block(x: np.ndarray, out: np.ndarray | None, rows: np.ndarray, wei
         # x_hat = (x - mean) / sigma
         multiply_add(x, coef[2], rows[2], coef[3], rows[3], product, kept_x_hat)
         np.copyto(kept_inv_sigma, coef[2, :, 0])
-    if out is not None:  # (x - mean) / sigma * w + b
-        multiply_add(x, coef[0], rows[0], coef[1], rows[1], product, out)
-    if rare is not None and out is not None:
+    multiply_add(x, coef[0], rows[0], coef[1], rows[1], product, out)  # (x - mean) / sigma * w + b
+    if rare is not None:
         y = x_hat * weight
         if bias is not None:
             y += bias
@@ -466,26 +465,11 @@ def matrix_product(coef: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
         np.matmul(coef[whole:], rows, out=out[whole:])
 
 
-def layer_norm_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float,
-                        num_threads: int, block_rows: int = BLOCK_ROWS
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """functional.layer_norm_backward for [N, H] rows: each block of x is standardized again
-    (normalize_block, into the thread's scratch), then goes through the same block backward as
-    layer_norm_backward_saved. A vjp that ran embed_layer_norm_saved calls that directly."""
-    return blocked_backward(grad, None, x, weight, eps, num_threads, block_rows)
-
-
 def layer_norm_backward_saved(grad: np.ndarray, saved: Saved, weight: np.ndarray, num_threads: int,
                               block_rows: int = BLOCK_ROWS
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """functional.layer_norm_backward from the forward's x_hat and 1/sigma: (dx, dweight, dbias)."""
-    return blocked_backward(grad, saved, None, weight, None, num_threads, block_rows)
-
-
-def blocked_backward(grad: np.ndarray, saved: Saved | None, x: np.ndarray | None,
-                     weight: np.ndarray, eps: float | None, num_threads: int,
-                     block_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The LayerNorm backward, block by block, from `saved` or from x standardized again.
+    """functional.layer_norm_backward for [N, H] rows, block by block, from the forward's x_hat
+    and 1/sigma (embed_layer_norm_saved): (dx, dweight, dbias).
 
     With g = dy * weight, per row: dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sigma. Here
     mean(g) = dy . weight / H and mean(g * x_hat) = (dy * x_hat) . weight / H, so g itself is
@@ -501,26 +485,17 @@ def blocked_backward(grad: np.ndarray, saved: Saved | None, x: np.ndarray | None
     partial = np.zeros((2, -(-n // block_rows), h), dtype=dtype)  # per block: sums of dy x_hat, dy
     rows = np.zeros((3, 2, h), dtype)  # [weight; 0] -> A; [1; 0] twice -> S and C
     rows[0, 0], rows[1:, 0] = weight, 1
-    standardize = coefficient_rows(rows[1, 0], None, keep=True)  # for x, if given
     minus_inv_h = dtype.type(-1.0 / h)
 
     def run(start: int, stop: int) -> None:
         b_max = min(block_rows, stop - start)
-        scratch = Scratch(b_max, h, dtype, 4)  # its product buffer serves both steps
+        scratch = Scratch(b_max, h, dtype, 4)  # its product buffer and row sums
         product = np.empty((b_max, h), dtype)  # [b, H]: dy * x_hat, then x_hat * S
         coef = np.zeros((3, b_max, 2), dtype)  # per row: [1/sigma, 0], [-mean(g x_hat)/sigma, 0], ...
-        if x is not None:
-            x_hat_rows, inv_sigma_rows = np.empty((b_max, h), dtype), np.empty(b_max, dtype)
         for lo in range(start, stop, block_rows):
             hi = min(lo + block_rows, stop)
             b, dy, dx = hi - lo, grad[lo:hi], grad_x[lo:hi]
-            if x is None:
-                assert saved is not None  # given x or saved
-                xh, inv_sigma = saved.x_hat[lo:hi], saved.inv_sigma[lo:hi]
-            else:
-                xh, inv_sigma = x_hat_rows[:b], inv_sigma_rows[:b]
-                normalize_block(x[lo:hi], None, standardize, rows[1, 0], None, dtype.type(eps),
-                                scratch, None, (xh, inv_sigma))
+            xh, inv_sigma = saved.x_hat[lo:hi], saved.inv_sigma[lo:hi]
             p, c, made = product[:b], coef[:, :b], scratch.product[:b]
             np.add.reduce(dy, axis=0, out=partial[1, lo // block_rows])  # dbias, this block
             np.multiply(dy, xh, out=p)

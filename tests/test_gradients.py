@@ -132,14 +132,16 @@ def test_fast_scatter_add_matches_np_add_at(dtype, tolerance):
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
 def test_blocked_layer_norm_backward_matches_the_textbook_one(dtype, tolerance):
-    """fast.layer_norm_backward against functional.layer_norm_backward, within `tolerance` of
-    scale, and bitwise the same for any thread count."""
+    """fast.layer_norm_backward_saved (from the saved forward) against
+    functional.layer_norm_backward, within `tolerance` of scale, and bitwise the same for any
+    thread count."""
     rng = np.random.default_rng(2)
     x = (rng.normal(0, 1, (1000, 48)) * rng.uniform(0.01, 10, (1000, 1)) + 3).astype(dtype)
     grad = rng.normal(0, 1, (1000, 48)).astype(dtype)
     weight = rng.normal(1, 0.3, 48).astype(dtype)
     reference = functional.layer_norm_backward(grad, x, weight, 1e-5)
-    results = [fast.layer_norm_backward(grad, x, weight, 1e-5, num_threads=n, block_rows=64) for n in (1, 2, 3)]
+    _, saved = fast.layer_norm_rows_saved(x, weight, None, 1e-5, num_threads=2, block_rows=64)
+    results = [fast.layer_norm_backward_saved(grad, saved, weight, n, block_rows=64) for n in (1, 2, 3)]
     for ours, expected, name in zip(results[0], reference, ("dx", "dweight", "dbias"), strict=True):
         assert ours.dtype == dtype and scaled_error(ours, expected) <= tolerance, name
     for other in results[1:]:
