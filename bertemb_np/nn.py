@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .checks import as_array, check_ids, check_weight
+from .checks import as_array, check_ids, check_weight, is_integer
 from .config import integer_at_least, is_number
 from .functional import embedding, layer_norm, linear
 
@@ -31,7 +31,7 @@ class Weights:
         """x as an array of the weights' dtype, after checking that it is numbers and that its
         last axis is `width`."""
         array = as_array(x, f"the input of {self.name}")
-        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        if not (np.issubdtype(array.dtype, np.floating) or is_integer(array.dtype)):
             raise TypeError(f"{self.name} expects numbers, got dtype {array.dtype}")
         array = array.astype(self.weight.dtype, copy=False)
         if array.ndim == 0 or array.shape[-1] != width:

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import specs
-from .checks import as_array
+from .checks import as_array, is_integer
 from .config import integer_at_least
 from .sources import resolve_file
 
@@ -324,7 +324,7 @@ class Tokenizer:
     def _vocabulary_ids(self, ids: npt.ArrayLike) -> np.ndarray:
         """`ids` as an array, checked to be integers in the vocabulary."""
         array = as_array(ids, "token ids")
-        if array.size and not np.issubdtype(array.dtype, np.integer):
+        if array.size and not is_integer(array.dtype):  # not bool, float, timedelta64, ...
             raise TypeError(f"token ids must be integers, got dtype {array.dtype}")
         size = self._tokenizer.get_vocab_size(with_added_tokens=True)
         outside = array[(array < 0) | (array >= size)]

@@ -119,3 +119,9 @@ def test_bad_thread_count(num_threads):
 def test_weights_are_read_only_so_derived_tables_cannot_go_stale(emb):
     with pytest.raises(ValueError, match="read-only"):
         emb.position_embeddings.weight[0, 0] = 1.0
+
+
+def test_a_module_refuses_timedelta_input():
+    norm = be.LayerNorm(np.ones(3, np.float32), None, 1e-5)
+    with pytest.raises(TypeError, match="LayerNorm expects numbers, got dtype timedelta64"):
+        norm(np.ones(3, "m8[s]"))

@@ -257,3 +257,10 @@ def test_vocabulary_habits_of_a_transformers_user(minilm_dir):
     assert tok.convert_tokens_to_ids(expected["tokens"][0]) == expected["token_ids"][0]
     assert tok.batch_decode(np.array(expected["batch"])) == expected["batch_decoded"]
     assert tok.decode(expected["one_id"]) == expected["one_id_decoded"]
+
+
+def test_timedelta_ids_are_not_token_ids(minilm_dir):
+    """NumPy files timedelta64 under np.integer; decode refuses it as the layer does."""
+    tok = be.Tokenizer.from_pretrained(minilm_dir)
+    with pytest.raises(TypeError, match="token ids must be integers, got dtype timedelta64"):
+        tok.decode(np.array([101, 2057], "m8[s]"))
